@@ -1,0 +1,30 @@
+//! Configuration, loaded exactly as the deployment guide describes.
+//!
+//! [`ConfigSource`] decides which file is read (flag, `CHI_SERVER_CONF`,
+//! `WRP_RUNTIME_CONF`, defaults). [`parse_config`] turns the YAML into the
+//! typed [`RuntimeConfig`] in three steps: serde reads the file into
+//! all-optional structs (`file.rs`), so precedence between the places a key
+//! may appear can be applied; missing keys take the built-in defaults
+//! (`model.rs`); and values are validated with errors that name the file, the
+//! key path and the value (`error.rs`). Unknown keys are warnings with a
+//! "did you mean" (`keys.rs`). Compose entries keep every module-specific key
+//! verbatim for the module (`compose.rs`).
+
+mod compose;
+mod enums;
+mod error;
+mod file;
+mod keys;
+mod model;
+mod parse;
+mod seconds;
+mod source;
+
+pub use compose::{COMMON_KEYS, ComposeEntry};
+pub use enums::{LaneMapPolicy, LogLevel};
+pub use error::ConfigError;
+pub use model::{
+    LoggingConfig, MemoryConfig, NetworkingConfig, RuntimeConfig, RuntimeSection, WorkersConfig,
+};
+pub use parse::{Parsed, parse_config};
+pub use source::{CONFIG_ENV_VARS, ConfigSource};
