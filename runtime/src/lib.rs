@@ -1,6 +1,16 @@
 //! The Chimaera runtime core.
 //!
-//! Each manager is a module with a narrow surface: [`config`] loads and
-//! validates the YAML; more follow as the runtime grows.
+//! Each manager is a module with a narrow surface, passed what it needs
+//! rather than reached through globals:
+//!
+//! - [`config`]: which YAML file, parsed, defaulted and validated.
+//! - [`logging`]: `tracing` to stderr and `logging.file`.
+//! - [`shm`]: the three POSIX shared memory segments and their identity.
+//! - [`server`]: the runtime process's start, serve and stop.
+//! - [`stop`]: how a stop is requested.
 
 pub mod config;
+pub mod logging;
+pub mod server;
+pub mod shm;
+pub mod stop;

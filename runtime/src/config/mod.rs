@@ -19,6 +19,7 @@ mod model;
 mod parse;
 mod seconds;
 mod source;
+mod summary;
 
 pub use compose::{COMMON_KEYS, ComposeEntry};
 pub use enums::{LaneMapPolicy, LogLevel};
