@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn yaml_keeps_the_written_minor() {
-        #[derive(Deserialize)]
+        #[derive(Debug, Deserialize)]
         struct E {
             pool_id: PoolId,
         }

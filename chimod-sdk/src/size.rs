@@ -78,7 +78,7 @@ impl fmt::Display for Size {
         const UNITS: [(u32, &str); 4] = [(40, "T"), (30, "G"), (20, "M"), (10, "K")];
         for (shift, unit) in UNITS {
             let scale = 1u64 << shift;
-            if self.0 >= scale && self.0 % scale == 0 {
+            if self.0 >= scale && self.0.is_multiple_of(scale) {
                 return write!(f, "{}{unit}", self.0 / scale);
             }
         }
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn deserializes_integers_and_strings() {
-        #[derive(Deserialize)]
+        #[derive(Debug, Deserialize)]
         struct S {
             a: Size,
             b: Size,

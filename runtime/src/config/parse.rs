@@ -137,13 +137,13 @@ impl Merge<'_> {
         in_workers: Option<T>,
         in_runtime: Option<T>,
     ) -> Option<T> {
-        if let (Some(w), Some(r)) = (in_workers, in_runtime) {
-            if w != r {
-                self.warnings.push(format!(
-                    "{}: workers.{key} ({w}) and runtime.{key} ({r}) disagree; using workers.{key} = {w}",
-                    self.file
-                ));
-            }
+        if let (Some(w), Some(r)) = (in_workers, in_runtime)
+            && w != r
+        {
+            self.warnings.push(format!(
+                "{}: workers.{key} ({w}) and runtime.{key} ({r}) disagree; using workers.{key} = {w}",
+                self.file
+            ));
         }
         in_workers.or(in_runtime)
     }

