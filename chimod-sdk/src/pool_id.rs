@@ -38,6 +38,13 @@ pub struct PoolId {
 pub struct PoolIdError(String);
 
 impl PoolId {
+    /// The runtime's own admin pool, created before any compose entry.
+    ///
+    /// ```
+    /// assert_eq!(chimod_sdk::PoolId::ADMIN.to_string(), "1.0");
+    /// ```
+    pub const ADMIN: PoolId = PoolId::new(1, 0);
+
     /// The pool id `major.minor`.
     ///
     /// ```

@@ -47,6 +47,17 @@ impl PoolQuery {
     /// ```
     pub const ALL: [PoolQuery; 3] = [PoolQuery::Local, PoolQuery::Dynamic, PoolQuery::Broadcast];
 
+    /// The query for an ABI discriminant, if it is one.
+    ///
+    /// ```
+    /// use chimod_sdk::PoolQuery;
+    /// assert_eq!(PoolQuery::from_code(PoolQuery::Broadcast as u32), Some(PoolQuery::Broadcast));
+    /// assert_eq!(PoolQuery::from_code(99), None);
+    /// ```
+    pub fn from_code(code: u32) -> Option<PoolQuery> {
+        PoolQuery::ALL.into_iter().find(|q| *q as u32 == code)
+    }
+
     /// The name used in YAML.
     ///
     /// ```

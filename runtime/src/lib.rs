@@ -6,11 +6,17 @@
 //! - [`config`]: which YAML file, parsed, defaulted and validated.
 //! - [`logging`]: `tracing` to stderr and `logging.file`.
 //! - [`shm`]: the three POSIX shared memory segments and their identity.
+//! - [`module`]: finding, loading and checking module plugins.
+//! - [`pool`]: pools and their containers.
+//! - [`compose`]: the admin pool and the `compose:` section at start-up.
 //! - [`server`]: the runtime process's start, serve and stop.
 //! - [`stop`]: how a stop is requested.
 
+pub mod compose;
 pub mod config;
 pub mod logging;
+pub mod module;
+pub mod pool;
 pub mod server;
 pub mod shm;
 pub mod stop;

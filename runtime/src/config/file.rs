@@ -57,6 +57,7 @@ pub(super) struct FileRuntime {
     pub lane_map_policy: Option<LaneMapPolicy>,
     /// Milliseconds.
     pub heartbeat_interval: Option<u64>,
+    pub module_path: Option<Vec<String>>,
     // Worker keys that the original's own default file keeps here.
     pub sched_threads: Option<u32>,
     pub slow_threads: Option<u32>,

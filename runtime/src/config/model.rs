@@ -143,6 +143,8 @@ pub struct RuntimeSection {
     pub sleep_increment: Duration,
     /// The longest single sleep of an idle worker.
     pub max_sleep: Duration,
+    /// Directories searched for modules after `CHI_REPO_PATH`.
+    pub module_path: Vec<PathBuf>,
 }
 
 impl Default for RuntimeSection {
@@ -155,6 +157,7 @@ impl Default for RuntimeSection {
             first_busy_wait: Duration::from_micros(50),
             sleep_increment: Duration::from_micros(1000),
             max_sleep: Duration::from_micros(50_000),
+            module_path: Vec::new(),
         }
     }
 }

@@ -268,6 +268,7 @@ impl Merge<'_> {
             first_busy_wait: micros(r.first_busy_wait, d.first_busy_wait),
             sleep_increment: Duration::from_micros(sleep_increment),
             max_sleep: Duration::from_micros(max_sleep),
+            module_path: r.module_path.unwrap_or_default().into_iter().map(PathBuf::from).collect(),
         })
     }
 

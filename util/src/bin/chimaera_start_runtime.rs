@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chimaera::config::ConfigSource;
-use chimaera::server::Runtime;
+use chimaera::server::{Runtime, StartOptions};
 use clap::Parser;
 use tracing::{info, warn};
 
@@ -16,6 +16,9 @@ use tracing::{info, warn};
 /// prints one "chimaera runtime ready" line on stdout once it serves, and
 /// stops cleanly on SIGINT or SIGTERM, removing its shared memory.
 ///
+/// Modules (lib<mod_name>.so) are searched in $CHI_REPO_PATH, then
+/// runtime.module_path, then this binary's directory, then $LD_LIBRARY_PATH.
+///
 /// Exit codes: 0 stopped cleanly; 1 could not start (shared memory, log
 /// file); 2 bad configuration or usage.
 #[derive(Debug, Parser)]
@@ -24,6 +27,11 @@ struct Args {
     /// Configuration file; overrides CHI_SERVER_CONF and WRP_RUNTIME_CONF.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+
+    /// Refuse to start if any compose entry fails (by default a failing
+    /// entry is logged and the others are still created).
+    #[arg(long)]
+    strict: bool,
 }
 
 fn main() -> ExitCode {
@@ -43,7 +51,7 @@ fn main() -> ExitCode {
     for line in parsed.config.summary() {
         info!("{line}");
     }
-    let runtime = match Runtime::start(parsed.config) {
+    let runtime = match Runtime::start(parsed.config, &StartOptions { strict: args.strict }) {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!("{e}");

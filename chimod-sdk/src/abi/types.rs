@@ -1,0 +1,255 @@
+//! The `#[repr(C)]` types of the boundary. `abi_types!` records the source
+//! text of every definition, which feeds [`super::LAYOUT_HASH`].
+
+use std::ffi::c_void;
+
+use crate::PoolId;
+
+macro_rules! abi_types {
+    ($($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* })+) => {
+        $($(#[$meta])* pub struct $name { $($body)* })+
+
+        const DEFINITIONS: &str = concat!($(stringify!($name { $($body)* }),)+);
+
+        pub(super) const fn layout_hash() -> u64 {
+            let mut hash = super::fnv1a(0xcbf2_9ce4_8422_2325, DEFINITIONS.as_bytes());
+            $(
+                hash = super::fnv1a(hash, &(std::mem::size_of::<$name>() as u64).to_le_bytes());
+                hash = super::fnv1a(hash, &(std::mem::align_of::<$name>() as u64).to_le_bytes());
+            )+
+            hash = super::fnv1a(hash, &(std::mem::size_of::<PoolId>() as u64).to_le_bytes());
+            hash
+        }
+    };
+}
+
+abi_types! {
+    /// What [`super::PLUGIN_SYMBOL`] returns. Frozen: fields are never
+    /// changed or reordered, so any host can read any module's header.
+    #[repr(C)]
+    #[derive(Debug)]
+    pub struct PluginHeader {
+        /// [`super::MAGIC`].
+        pub magic: u64,
+        /// The module's [`super::ABI_VERSION`].
+        pub abi_version: u32,
+        /// `size_of::<PluginHeader>()` as the module sees it.
+        pub header_size: u32,
+        /// The module's [`super::LAYOUT_HASH`].
+        pub layout_hash: u64,
+        /// The module's `chimod-sdk` version.
+        pub sdk_version: AbiStr,
+        /// The entry points; follow only after the checks above pass.
+        pub vtable: *const ModuleVTable,
+    }
+
+    /// A module's entry points. All are `unsafe extern "C"`; every one
+    /// catches panics and reports them through its status.
+    #[repr(C)]
+    #[derive(Debug)]
+    pub struct ModuleVTable {
+        /// The module's declared name (its crate's `mod_name`).
+        pub name: AbiStr,
+        /// The module's own version.
+        pub version: AbiStr,
+        /// Called once after loading, before anything else.
+        pub init: unsafe extern "C" fn(host: *const HostApi),
+        /// Creates a pool's container from JSON parameters. On success
+        /// writes the instance pointer; on failure writes the message to `out`.
+        pub create: unsafe extern "C" fn(info: *const AbiPoolInfo, params: AbiStr, instance: *mut *mut c_void, out: OutBuf) -> Status,
+        /// Runs method `method` of a container on `input`; writes the output to `out`.
+        pub call: unsafe extern "C" fn(instance: *const c_void, method: u32, input: AbiBytes, out: OutBuf) -> Status,
+        /// Writes the container's statistics as JSON to `out`.
+        pub stats: unsafe extern "C" fn(instance: *const c_void, out: OutBuf) -> Status,
+        /// Destroys a container; the instance pointer is dead afterwards.
+        pub destroy: unsafe extern "C" fn(instance: *mut c_void, out: OutBuf) -> Status,
+    }
+
+    /// What the host offers a module, handed over once at `init`.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct HostApi {
+        /// The most verbose level the host records (see [`LogLevelCode`]).
+        pub max_level: u32,
+        /// Records one log line from the module.
+        pub log: unsafe extern "C" fn(level: u32, module: AbiStr, pool: AbiStr, target: AbiStr, message: AbiStr),
+    }
+
+    /// The identity of the pool (and this node's container of it) being created.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct AbiPoolInfo {
+        /// The pool's id.
+        pub pool_id: PoolId,
+        /// The pool's name.
+        pub pool_name: AbiStr,
+        /// The module name the pool was created with.
+        pub mod_name: AbiStr,
+        /// `PoolQuery` as its `u32` discriminant.
+        pub pool_query: u32,
+        /// This node's id in the cluster (0 on a single node).
+        pub node_id: u32,
+        /// This container's index within the pool.
+        pub container_id: u32,
+    }
+
+    /// A borrowed UTF-8 string, valid for the duration of one call
+    /// (or `'static` where a field says so).
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct AbiStr {
+        /// First byte.
+        pub ptr: *const u8,
+        /// Length in bytes.
+        pub len: usize,
+    }
+
+    /// Borrowed bytes, valid for the duration of one call.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct AbiBytes {
+        /// First byte.
+        pub ptr: *const u8,
+        /// Length in bytes.
+        pub len: usize,
+    }
+
+    /// Where a module writes a call's output: the host's buffer and the host
+    /// function that appends to it.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct OutBuf {
+        /// The host's buffer, opaque to the module.
+        pub target: *mut c_void,
+        /// Appends `len` bytes at `data` to `target`.
+        pub write: unsafe extern "C" fn(target: *mut c_void, data: *const u8, len: usize),
+    }
+
+    /// The outcome of an entry point. A plain integer, not a Rust enum, so
+    /// an unexpected value from a foreign module is not undefined behaviour.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Status {
+        /// One of the `Status` constants.
+        pub code: u32,
+    }
+}
+
+impl Status {
+    /// Success; `out` holds the output.
+    pub const OK: Status = Status { code: 0 };
+    /// The module reported an error; `out` holds its message.
+    pub const ERROR: Status = Status { code: 1 };
+    /// The module panicked; `out` holds the panic message.
+    pub const PANIC: Status = Status { code: 2 };
+    /// The parameters did not decode; `out` holds `<key>: <what was wrong>`.
+    pub const BAD_PARAMS: Status = Status { code: 3 };
+}
+
+/// Log levels as `HostApi::log` numbers them.
+///
+/// ```
+/// use chimod_sdk::abi::LogLevelCode;
+/// assert!(LogLevelCode::ERROR < LogLevelCode::TRACE);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogLevelCode;
+
+impl LogLevelCode {
+    /// Errors.
+    pub const ERROR: u32 = 1;
+    /// Warnings.
+    pub const WARN: u32 = 2;
+    /// Information.
+    pub const INFO: u32 = 3;
+    /// Debugging.
+    pub const DEBUG: u32 = 4;
+    /// Tracing.
+    pub const TRACE: u32 = 5;
+}
+
+impl AbiStr {
+    /// Borrows `s` for as long as the `AbiStr` is used.
+    ///
+    /// ```
+    /// let s = chimod_sdk::abi::AbiStr::new("pool");
+    /// assert_eq!(unsafe { s.as_str() }, "pool");
+    /// ```
+    pub const fn new(s: &str) -> AbiStr {
+        AbiStr { ptr: s.as_ptr(), len: s.len() }
+    }
+
+    /// The string.
+    ///
+    /// # Safety
+    /// `ptr` and `len` must describe live UTF-8 for the returned lifetime,
+    /// as the side that made this `AbiStr` promises.
+    pub unsafe fn as_str<'a>(&self) -> &'a str {
+        if self.len == 0 {
+            return "";
+        }
+        // SAFETY: the caller guarantees ptr/len describe live, valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr, self.len)) }
+    }
+}
+
+impl AbiBytes {
+    /// Borrows `b` for as long as the `AbiBytes` is used.
+    ///
+    /// ```
+    /// let b = chimod_sdk::abi::AbiBytes::new(&[1, 2]);
+    /// assert_eq!(unsafe { b.as_slice() }, &[1, 2]);
+    /// ```
+    pub const fn new(b: &[u8]) -> AbiBytes {
+        AbiBytes { ptr: b.as_ptr(), len: b.len() }
+    }
+
+    /// The bytes.
+    ///
+    /// # Safety
+    /// `ptr` and `len` must describe live memory for the returned lifetime.
+    pub unsafe fn as_slice<'a>(&self) -> &'a [u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the caller guarantees ptr/len describe live memory.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl OutBuf {
+    /// An `OutBuf` that appends to `vec`, which must outlive every use.
+    ///
+    /// ```
+    /// let mut v = Vec::new();
+    /// let out = chimod_sdk::abi::OutBuf::for_vec(&mut v);
+    /// unsafe { out.put(b"hi") };
+    /// assert_eq!(v, b"hi");
+    /// ```
+    pub fn for_vec(vec: &mut Vec<u8>) -> OutBuf {
+        unsafe extern "C" fn append(target: *mut c_void, data: *const u8, len: usize) {
+            // SAFETY: `target` is the `&mut Vec<u8>` given to `for_vec`, alive
+            // for the call (the host holds it), and data/len come from a slice.
+            unsafe {
+                let vec = &mut *target.cast::<Vec<u8>>();
+                vec.extend_from_slice(std::slice::from_raw_parts(data, len));
+            }
+        }
+        OutBuf { target: (vec as *mut Vec<u8>).cast(), write: append }
+    }
+
+    /// Appends `bytes` to the host's buffer.
+    ///
+    /// # Safety
+    /// The buffer this `OutBuf` was made for must still be alive.
+    pub unsafe fn put(&self, bytes: &[u8]) {
+        // SAFETY: forwarded from the caller; the callback copies `bytes` now.
+        unsafe { (self.write)(self.target, bytes.as_ptr(), bytes.len()) }
+    }
+}
+
+// SAFETY: the header and vtable are immutable statics of the module: their
+// pointers lead to 'static strings and functions, safe to share.
+unsafe impl Sync for PluginHeader {}
+// SAFETY: as above.
+unsafe impl Sync for ModuleVTable {}

@@ -1,0 +1,13 @@
+//! Pools: named, numbered groups of containers of one module.
+//!
+//! On a single node every pool has one container, whatever its
+//! `pool_query` (`local`, `dynamic` and `broadcast` all create locally);
+//! spreading containers over nodes comes with networking.
+
+mod container;
+mod error;
+mod manager;
+
+pub use container::Container;
+pub use error::PoolError;
+pub use manager::{Pool, PoolManager, PoolSpec};
