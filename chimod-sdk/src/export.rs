@@ -37,7 +37,7 @@ pub const fn vtable<M: ChiMod>(name: &'static str, version: &'static str) -> Mod
     ModuleVTable {
         name: AbiStr::new(name),
         version: AbiStr::new(version),
-        init: init::<M>,
+        init,
         create: create::<M>,
         call: call::<M>,
         stats: stats::<M>,
@@ -45,7 +45,7 @@ pub const fn vtable<M: ChiMod>(name: &'static str, version: &'static str) -> Mod
     }
 }
 
-unsafe extern "C" fn init<M: ChiMod>(host: *const HostApi) {
+unsafe extern "C" fn init(host: *const HostApi) {
     // SAFETY: the host passes a valid HostApi for the duration of this call;
     // it is Copy, so we keep our own copy.
     let host = unsafe { *host };

@@ -77,7 +77,7 @@ impl BdevParams {
                 self.alignment
             )));
         }
-        if self.capacity.bytes() % self.alignment != 0 {
+        if !self.capacity.bytes().is_multiple_of(self.alignment) {
             return Err(ModError::new(format!(
                 "capacity: must be a multiple of alignment {} (got `{}`)",
                 self.alignment, self.capacity
