@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub struct Artifacts {
     dir: PathBuf,
+    target_dir: PathBuf,
+    profile: String,
 }
 
 impl Artifacts {
@@ -23,6 +25,17 @@ impl Artifacts {
     /// The directory holding the binaries and `lib<mod_name>.so` files.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The cargo target directory.
+    pub fn target_dir(&self) -> &Path {
+        &self.target_dir
+    }
+
+    /// Runs `cargo <args>` with this build's profile, panicking with its
+    /// output on failure.
+    pub fn cargo(&self, args: &[&str], target_dir: &Path, cwd: &Path) {
+        cargo(args, &self.profile, target_dir, cwd);
     }
 }
 
@@ -42,18 +55,23 @@ fn build() -> Artifacts {
         Some(other) => other.to_owned(),
         None => panic!("unexpected target layout: {}", exe.display()),
     };
+    cargo(&["build", "--workspace"], &profile, &target_dir, workspace_root());
+    Artifacts { dir: profile_dir, target_dir, profile }
+}
+
+/// The repository root.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root")
+}
+
+fn cargo(args: &[&str], profile: &str, target_dir: &Path, cwd: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
     let output = Command::new(cargo)
-        .args(["build", "--workspace", "--profile", &profile])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .current_dir(workspace)
+        .args(args)
+        .args(["--profile", profile])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(cwd)
         .output()
-        .expect("run cargo build");
-    assert!(
-        output.status.success(),
-        "cargo build --workspace failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Artifacts { dir: profile_dir }
+        .expect("run cargo");
+    assert!(output.status.success(), "cargo {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
 }

@@ -4,7 +4,9 @@
 //! segments on every path, failures included.
 
 mod artifacts;
+mod fixture_modules;
 mod runtime_process;
 
-pub use artifacts::{Artifacts, artifacts};
+pub use artifacts::{Artifacts, artifacts, workspace_root};
+pub use fixture_modules::{GARBAGE_MODULE, MISMATCHED_MODULE, NOT_A_MODULE, OOT_MODULE, fixture_modules};
 pub use runtime_process::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, segment_sizes, unique_port};

@@ -129,7 +129,7 @@ impl RuntimeProcess {
                 }
             }
         });
-        StartedRuntime { spec: Some(self), child: Some(child), lines, stdout: Vec::new() }
+        StartedRuntime { spec: Some(self), child: Some(child), lines, stdout: Vec::new(), ready: None }
     }
 
     /// Starts the process and waits for its ready line; panics with its
@@ -152,6 +152,7 @@ pub struct StartedRuntime {
     child: Option<Child>,
     lines: Receiver<String>,
     stdout: Vec<String>,
+    ready: Option<String>,
 }
 
 impl StartedRuntime {
@@ -164,6 +165,7 @@ impl StartedRuntime {
                 Ok(line) => {
                     self.stdout.push(line.clone());
                     if line.starts_with("chimaera runtime ready") {
+                        self.ready = Some(line.clone());
                         return Ok(line);
                     }
                 }
@@ -176,6 +178,11 @@ impl StartedRuntime {
                 }
             }
         }
+    }
+
+    /// The ready line, once [`StartedRuntime::wait_ready`] saw it.
+    pub fn wait_ready_line(&self) -> &str {
+        self.ready.as_deref().expect("runtime is ready")
     }
 
     /// Everything the process wrote to stderr so far.

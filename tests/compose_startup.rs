@@ -1,0 +1,197 @@
+//! Pools from the `compose:` section at start-up: the guide's own compose
+//! examples (capacities scaled to the test machine), every kind of bad
+//! entry, and `--strict`.
+
+use chimaera_test_support::{
+    GARBAGE_MODULE, MISMATCHED_MODULE, NOT_A_MODULE, OOT_MODULE, RuntimeProcess, SMALL_CONFIG,
+    fixture_modules,
+};
+
+/// The guide's "Basic Compose Example", with the file device under the
+/// test's directory and capacities scaled down.
+const BASIC_COMPOSE: &str = "
+compose:
+  # BDev file-based storage device
+  - mod_name: chimaera_bdev
+    pool_name: {dir}/storage_device.dat
+    pool_query: dynamic
+    pool_id: 300.0
+    capacity: 64MB
+    bdev_type: file
+    io_depth: 32
+    alignment: 4096
+
+  # BDev RAM-based storage device
+  - mod_name: chimaera_bdev
+    pool_name: ram_cache
+    pool_query: local
+    pool_id: 301.0
+    capacity: 32MB
+    bdev_type: ram
+    io_depth: 64
+    alignment: 4096
+
+  # Custom ChiMod pool
+  - mod_name: chimaera_custom_mod
+    pool_name: my_custom_pool
+    pool_query: dynamic
+    pool_id: 400.0
+    # ChiMod-specific parameters here
+    custom_param1: value1
+    custom_param2: value2
+";
+
+/// The guide's "Complete Compose Example", scaled down.
+const COMPLETE_COMPOSE: &str = "
+runtime:
+  stack_size: 65536
+  queue_depth: 20000
+  lane_map_policy: \"round_robin\"
+  heartbeat_interval: 1000
+
+compose:
+  # Primary storage device (file-based)
+  - mod_name: chimaera_bdev
+    pool_name: {dir}/primary_storage.dat
+    pool_query: dynamic
+    pool_id: 300.0
+    capacity: 100MB
+    bdev_type: file
+    io_depth: 64
+    alignment: 4096
+
+  # Fast cache device (RAM-based)
+  - mod_name: chimaera_bdev
+    pool_name: fast_cache
+    pool_query: local
+    pool_id: 301.0
+    capacity: 8MB
+    bdev_type: ram
+    io_depth: 128
+    alignment: 4096
+
+  # Secondary storage (file-based)
+  - mod_name: chimaera_bdev
+    pool_name: {dir}/secondary_storage.dat
+    pool_query: dynamic
+    pool_id: 302.0
+    capacity: 500MB
+    bdev_type: file
+    io_depth: 32
+    alignment: 4096
+";
+
+#[test]
+fn basic_compose_example_creates_every_pool() {
+    let rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}{BASIC_COMPOSE}")).start();
+    let ready = rt.wait_ready_line();
+    assert!(ready.contains("pools 3 created 0 failed"), "{ready}");
+    let log = rt.log();
+    for (i, id) in ["300.0", "301.0", "400.0"].iter().enumerate() {
+        assert!(log.contains(&format!("compose[{i}]: pool created pool_id={id}")), "{log}");
+    }
+    // The custom module's own log line, forwarded from the plugin's tracing.
+    assert!(
+        log.contains("created my_custom_pool (400.0) with custom_param1=value1 custom_param2=value2"),
+        "custom module parameters not reported:\n{log}"
+    );
+    assert!(log.contains("module=\"chimaera_custom_mod\" pool=\"my_custom_pool (400.0)\""), "{log}");
+    assert!(log.contains("ram device ram_cache (301.0): capacity 32M, io_depth 64, alignment 4096"), "{log}");
+    assert_eq!(rt.terminate().code(), Some(0));
+}
+
+#[test]
+fn complete_compose_example_creates_every_pool() {
+    let rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}{COMPLETE_COMPOSE}")).start();
+    assert!(rt.wait_ready_line().contains("pools 3 created 0 failed"));
+    let log = rt.log();
+    for id in ["300.0", "301.0", "302.0"] {
+        assert!(log.contains(&format!("pool created pool_id={id}")), "{log}");
+    }
+    assert_eq!(rt.terminate().code(), Some(0));
+}
+
+/// One good entry after each kind of bad one, so a failure visibly leaves
+/// the pools around it alone.
+fn bad_entries() -> String {
+    let entry = |mod_name: &str, id: &str, extra: &str| {
+        format!(
+            "  - mod_name: {mod_name}\n    pool_name: pool_{}\n    pool_query: local\n    pool_id: {id}\n{extra}",
+            id.replace('.', "_")
+        )
+    };
+    [
+        entry(OOT_MODULE, "500.0", "    greeting: hello\n"),
+        entry(OOT_MODULE, "501.0", "    greeting: hi\n    panic_in_create: true\n"),
+        entry(OOT_MODULE, "502.0", ""),
+        entry(MISMATCHED_MODULE, "503.0", "    greeting: hi\n"),
+        entry(NOT_A_MODULE, "504.0", ""),
+        entry(GARBAGE_MODULE, "505.0", ""),
+        entry("no_such_module", "506.0", ""),
+        entry("chimaera_custom_mod", "1.0", "    custom_param1: a\n    custom_param2: b\n"),
+        entry("chimaera_bdev", "507.0", "    capacity: 1M\n    bdev_type: ram\n    alignment: 3000\n"),
+        entry("chimaera_custom_mod", "400.0", "    custom_param1: a\n    custom_param2: b\n"),
+    ]
+    .concat()
+}
+
+#[test]
+fn bad_entries_fail_alone_with_clear_errors() {
+    let modules = fixture_modules();
+    let rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}compose:\n{}", bad_entries()))
+        .env("CHI_REPO_PATH", modules)
+        .start();
+    let ready = rt.wait_ready_line();
+    assert!(ready.contains("pools 2 created 8 failed"), "{ready}");
+    let log = rt.log();
+    let dir = modules.display();
+    let expected = [
+        "compose[1] (oot_module 501.0): module panicked: asked to panic in create".to_owned(),
+        "compose[2] (oot_module 502.0): greeting: required key is missing".to_owned(),
+        format!(
+            "compose[3] (mismatched_module 503.0): {dir}/libmismatched_module.so was built with chimod-sdk 0.1.0 (ABI 2), but this runtime uses chimod-sdk 0.1.0 (ABI 1)"
+        ),
+        format!(
+            "compose[4] (not_a_module 504.0): {dir}/libnot_a_module.so is not a Chimaera module: it has no `chimod_plugin` symbol"
+        ),
+        format!("compose[5] (garbage_module 505.0): cannot load {dir}/libgarbage_module.so: "),
+        format!("compose[6] (no_such_module 506.0): module `no_such_module` not found: no libno_such_module.so in {dir}, "),
+        "compose[7] (chimaera_custom_mod 1.0): pool id 1.0 is already used by pool `chimaera_admin` (chimaera_admin)".to_owned(),
+        "compose[8] (chimaera_bdev 507.0): alignment: must be a power of two (got `3000`)".to_owned(),
+    ];
+    for line in expected {
+        assert!(log.contains(&line), "missing `{line}` in:\n{log}");
+    }
+    assert!(log.contains("compose[0]: pool created pool_id=500.0"), "{log}");
+    assert!(log.contains("compose[9]: pool created pool_id=400.0"), "{log}");
+    assert!(log.contains("oot_module created pool_500_0 (500.0) with greeting \"hello\""), "{log}");
+    assert_eq!(rt.terminate().code(), Some(0), "the runtime must still stop cleanly");
+}
+
+#[test]
+fn strict_makes_any_failure_fatal() {
+    let modules = fixture_modules();
+    let mut rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}compose:\n{}", bad_entries()))
+        .env("CHI_REPO_PATH", modules)
+        .arg("--strict")
+        .spawn();
+    assert!(rt.wait_ready().is_err());
+    assert_eq!(rt.wait_exit().code(), Some(1));
+    let err = rt.stderr();
+    assert!(
+        err.contains("8 of 10 compose entries failed (strict mode); first: compose[1] (oot_module 501.0): module panicked"),
+        "{err}"
+    );
+    assert_eq!(rt.segment_sizes(), [None, None, None], "a refused start removes its shared memory");
+}
+
+#[test]
+fn a_malformed_compose_entry_is_a_configuration_error() {
+    let yaml = format!(
+        "{SMALL_CONFIG}compose:\n  - mod_name: chimaera_custom_mod\n    pool_name: p\n    pool_query: local\n    pool_id: 400\n"
+    );
+    let mut rt = RuntimeProcess::new(&yaml).spawn();
+    assert!(rt.wait_ready().is_err());
+    assert_eq!(rt.wait_exit().code(), Some(2));
+    assert!(rt.stderr().contains("compose[0].pool_id: `400` is not a pool id"), "{}", rt.stderr());
+}
