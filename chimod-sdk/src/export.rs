@@ -41,6 +41,7 @@ pub const fn vtable<M: ChiMod>(name: &'static str, version: &'static str) -> Mod
         create: create::<M>,
         call: call::<M>,
         stats: stats::<M>,
+        flush: flush::<M>,
         destroy: destroy::<M>,
     }
 }
@@ -97,6 +98,16 @@ unsafe extern "C" fn stats<M: ChiMod>(instance: *const c_void, out: OutBuf) -> S
     guarded(out, || {
         let value = logging::with_pool(&instance.label, || instance.module.stats());
         Ok(value.to_string().into_bytes())
+    })
+}
+
+unsafe extern "C" fn flush<M: ChiMod>(instance: *const c_void, out: OutBuf) -> Status {
+    // SAFETY: as in `call`.
+    let instance = unsafe { &*instance.cast::<Instance<M>>() };
+    guarded(out, || {
+        logging::with_pool(&instance.label, || {
+            instance.module.flush().map(|()| Vec::new()).map_err(|e| (Status::ERROR, e.to_string()))
+        })
     })
 }
 

@@ -40,9 +40,11 @@
 //! here too: [`Size`], [`PoolId`] and [`PoolQuery`].
 
 pub mod abi;
+pub mod admin;
 pub mod codec;
 mod error;
 mod export;
+pub mod host;
 mod logging;
 mod module;
 mod params;

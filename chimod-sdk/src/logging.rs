@@ -16,7 +16,6 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 use crate::abi::{AbiStr, HostApi, LogLevelCode};
 
-static HOST: OnceLock<HostApi> = OnceLock::new();
 static MODULE_NAME: OnceLock<&'static str> = OnceLock::new();
 
 thread_local! {
@@ -31,7 +30,7 @@ pub fn set_module_name(name: &'static str) {
 /// Installs the forwarding subscriber; later calls change nothing.
 pub(crate) fn install(host: HostApi) {
     let module = MODULE_NAME.get().copied().unwrap_or("unknown module");
-    if HOST.set(host).is_ok() {
+    if crate::host::install(host) {
         let _ = tracing::subscriber::set_global_default(Forwarder { module, max_level: host.max_level });
     }
 }
@@ -73,7 +72,7 @@ impl Subscriber for Forwarder {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let Some(host) = HOST.get() else { return };
+        let Some(host) = crate::host::get() else { return };
         let mut line = LineVisitor::default();
         event.record(&mut line);
         let meta = event.metadata();

@@ -57,6 +57,12 @@ pub trait ChiMod: Sized + Send + Sync + 'static {
         serde_json::Value::Null
     }
 
+    /// Makes the container's data durable (admin `flush`, and before
+    /// destroy). The default does nothing.
+    fn flush(&self) -> Result<(), ModError> {
+        Ok(())
+    }
+
     /// Called when the pool is destroyed or the runtime stops, before the
     /// value is dropped: flush here. The default does nothing.
     fn destroy(self) -> Result<(), ModError> {

@@ -12,11 +12,16 @@
 //! - [`server`]: the runtime process's start, serve and stop.
 //! - [`stop`]: how a stop is requested.
 
+pub mod admin;
+pub mod client;
 pub mod compose;
 pub mod config;
+pub mod ipc;
 pub mod logging;
 pub mod module;
+pub mod node;
 pub mod pool;
 pub mod server;
 pub mod shm;
 pub mod stop;
+pub mod worker;

@@ -1,21 +1,27 @@
-//! The runtime process's life: start every manager in order, serve, stop.
+//! The runtime process's life: start every part in order, serve, stop.
 //!
 //! Start order: shared memory (so an undersized `/dev/shm` fails before any
-//! thread exists), the module and pool managers, the admin pool, then every
-//! `compose` entry. Stop runs the same steps backwards: pools are destroyed
-//! newest first (modules flush), then the shared memory is removed. Dropping
-//! a [`Runtime`] on any path, errors included, removes its shared memory.
+//! thread exists) and the task queue in it, the module and pool managers,
+//! the admin pool, every `compose` entry, the workers; then the queue is
+//! marked ready for clients. Stop runs backwards: the queue is marked
+//! stopping (new submissions are refused), workers fail what is left in
+//! their lanes with "runtime stopping" and exit, pools are destroyed newest
+//! first (modules flush), and the shared memory is removed. Dropping a
+//! [`Runtime`] on any path, errors included, removes its shared memory.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{info, warn};
 
 use crate::compose::{ComposeReport, create_admin_pool, run_compose};
-use crate::config::RuntimeConfig;
-use crate::module::{ModuleManager, ModuleSearchPath};
-use crate::pool::PoolManager;
+use crate::config::{LaneMapPolicy, RuntimeConfig};
+use crate::ipc::{Layout, LayoutError, Queue, RuntimeState};
+use crate::module::ModuleSearchPath;
+use crate::node::Node;
 use crate::shm::{SegmentSet, ShmError, ShmIdentity};
 use crate::stop::{StopReason, StopSignal};
+use crate::worker::Workers;
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,9 +29,18 @@ pub enum StartError {
     /// Shared memory could not be set up.
     #[error(transparent)]
     Shm(#[from] ShmError),
-    /// Signal handlers could not be installed.
-    #[error("cannot install signal handlers: {0}")]
-    Signals(#[source] std::io::Error),
+    /// The queue does not fit the configured segment.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// Signal handlers or threads could not be started.
+    #[error("cannot start {what}: {source}")]
+    Os {
+        /// What could not be started.
+        what: &'static str,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The admin module could not be loaded or created.
     #[error("{0}")]
     Admin(String),
@@ -52,13 +67,23 @@ pub struct StartOptions {
 #[derive(Debug)]
 pub struct Runtime {
     config: RuntimeConfig,
-    // Field order is drop order: pools go before the modules and memory they use.
-    pools: PoolManager,
-    modules: ModuleManager,
+    // Field order is drop order: workers and pools go before the memory
+    // they use.
+    workers: Option<Workers>,
+    node: Arc<Node>,
+    queue: Queue,
     compose: ComposeReport,
     segments: SegmentSet,
-    stop: StopSignal,
     started: Instant,
+}
+
+/// The `Header::lane_policy` code of a policy.
+pub fn lane_policy_code(policy: LaneMapPolicy) -> u32 {
+    match policy {
+        LaneMapPolicy::RoundRobin => 0,
+        LaneMapPolicy::MapByPidTid => 1,
+        LaneMapPolicy::Random => 2,
+    }
 }
 
 impl Runtime {
@@ -73,22 +98,53 @@ impl Runtime {
         for seg in segments.segments() {
             info!(segment = seg.name(), bytes = seg.len(), "shared memory segment created and reserved");
         }
-        let modules = ModuleManager::new(ModuleSearchPath::for_process(&config.runtime.module_path));
-        tracing::debug!(dirs = ?modules.search_path().dirs(), "module search path");
-        let pools = PoolManager::new(0);
-        create_admin_pool(&pools, &modules).map_err(StartError::Admin)?;
-        let compose = run_compose(&config.compose, &pools, &modules);
+        let main = segments.segments()[0];
+        let w = &config.workers;
+        let layout =
+            Layout::compute(main.len() as u64, w.sched_threads, w.slow_threads, config.runtime.queue_depth)?;
+        // SAFETY: `main` is a fresh page-aligned mapping of `len` bytes owned
+        // by `segments`, which outlives the queue (field order above); no
+        // client can use it before the state is `Ready`.
+        let queue = unsafe {
+            Queue::init(
+                main.as_ptr(),
+                main.len() as u64,
+                layout,
+                lane_policy_code(config.runtime.lane_map_policy),
+            )
+        };
+        info!(
+            lanes = layout.num_lanes,
+            sched_lanes = layout.sched_lanes,
+            queue_depth = layout.queue_depth,
+            slots = layout.num_slots,
+            "task queue ready in shared memory"
+        );
+
+        let stop = StopSignal::new();
+        stop.on_termination_signals().map_err(|source| StartError::Os { what: "signal handling", source })?;
+        let node = Node::new(0, ModuleSearchPath::for_process(&config.runtime.module_path), stop);
+        let _ = node.queue.set(queue);
+        tracing::debug!(dirs = ?node.modules.search_path().dirs(), "module search path");
+        create_admin_pool(&node.pools, &node.modules).map_err(StartError::Admin)?;
+        let compose = run_compose(&config.compose, &node.pools, &node.modules);
         if options.strict && !compose.failed.is_empty() {
-            pools.destroy_all();
+            node.pools.destroy_all();
             return Err(StartError::Compose {
                 failed: compose.failed.len(),
                 total: config.compose.len(),
                 first: compose.failed[0].clone(),
             });
         }
-        let stop = StopSignal::new();
-        stop.on_termination_signals().map_err(StartError::Signals)?;
-        Ok(Runtime { config, pools, modules, compose, segments, stop, started })
+        let workers = match Workers::start(&node, queue, &config.runtime) {
+            Ok(workers) => workers,
+            Err(source) => {
+                node.pools.destroy_all();
+                return Err(StartError::Os { what: "worker threads", source });
+            }
+        };
+        queue.header().set_state(RuntimeState::Ready);
+        Ok(Runtime { config, workers: Some(workers), node, queue, compose, segments, started })
     }
 
     /// The one line printed when the runtime serves.
@@ -107,14 +163,9 @@ impl Runtime {
         )
     }
 
-    /// This node's pools.
-    pub fn pools(&self) -> &PoolManager {
-        &self.pools
-    }
-
-    /// The modules loaded so far.
-    pub fn modules(&self) -> &ModuleManager {
-        &self.modules
+    /// This node's state.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
     }
 
     /// What the compose section did at start.
@@ -124,21 +175,31 @@ impl Runtime {
 
     /// A handle that stops this runtime when triggered.
     pub fn stop_signal(&self) -> StopSignal {
-        self.stop.clone()
+        self.node.stop.clone()
     }
 
     /// Serves until a stop is requested, then stops. Returns why it stopped.
-    pub fn run(self) -> StopReason {
-        let reason = self.stop.wait();
+    pub fn run(mut self) -> StopReason {
+        let reason = self.node.stop.wait();
         info!(%reason, "stopping");
         self.shutdown();
         reason
     }
 
-    fn shutdown(self) {
-        let identity = self.segments.identity().clone();
-        self.pools.destroy_all();
-        drop(self.segments);
-        info!(%identity, "stopped cleanly; shared memory removed");
+    fn shutdown(&mut self) {
+        self.queue.header().set_state(RuntimeState::Stopping);
+        if let Some(workers) = self.workers.take() {
+            workers.stop(&self.node, &self.queue);
+        }
+        self.node.pools.destroy_all();
+        info!(identity = %self.segments.identity(), "stopped cleanly; shared memory removed");
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.workers.is_some() {
+            self.shutdown();
+        }
     }
 }

@@ -61,6 +61,8 @@ abi_types! {
         pub call: unsafe extern "C" fn(instance: *const c_void, method: u32, input: AbiBytes, out: OutBuf) -> Status,
         /// Writes the container's statistics as JSON to `out`.
         pub stats: unsafe extern "C" fn(instance: *const c_void, out: OutBuf) -> Status,
+        /// Makes a container's data durable.
+        pub flush: unsafe extern "C" fn(instance: *const c_void, out: OutBuf) -> Status,
         /// Destroys a container; the instance pointer is dead afterwards.
         pub destroy: unsafe extern "C" fn(instance: *mut c_void, out: OutBuf) -> Status,
     }
@@ -73,6 +75,10 @@ abi_types! {
         pub max_level: u32,
         /// Records one log line from the module.
         pub log: unsafe extern "C" fn(level: u32, module: AbiStr, pool: AbiStr, target: AbiStr, message: AbiStr),
+        /// The runtime's own state, passed back to `admin`.
+        pub ctx: *const c_void,
+        /// Runs an admin operation (see `chimod_sdk::admin`) on encoded input.
+        pub admin: unsafe extern "C" fn(ctx: *const c_void, method: u32, input: AbiBytes, out: OutBuf) -> Status,
     }
 
     /// The identity of the pool (and this node's container of it) being created.
@@ -253,3 +259,9 @@ impl OutBuf {
 unsafe impl Sync for PluginHeader {}
 // SAFETY: as above.
 unsafe impl Sync for ModuleVTable {}
+
+// SAFETY: `ctx` is the runtime's shared state, which the runtime keeps alive
+// and synchronises itself; the rest are plain numbers and functions.
+unsafe impl Send for HostApi {}
+// SAFETY: as above.
+unsafe impl Sync for HostApi {}

@@ -11,7 +11,7 @@ use chimod_sdk::abi::{
 };
 
 use super::ModuleError;
-use super::host_api::host_api;
+use super::host_api::{HostContext, host_api};
 
 /// A module whose ABI matched; its code stays mapped for the process's life.
 #[derive(Debug)]
@@ -41,7 +41,7 @@ pub type CallError = CreateError;
 
 impl LoadedModule {
     /// Loads `path` as module `mod_name` and checks its ABI.
-    pub fn load(mod_name: &str, path: &Path) -> Result<LoadedModule, ModuleError> {
+    pub fn load(mod_name: &str, path: &Path, host: HostContext) -> Result<LoadedModule, ModuleError> {
         // SAFETY: loading a library runs its initialisers. Modules are code the
         // operator chose to run, as with any plugin system; a Rust cdylib has
         // no initialisers that could misbehave here.
@@ -92,7 +92,7 @@ impl LoadedModule {
         // SAFETY: ABI and layout match, so the vtable has our layout; it is a
         // static of the module, which we never unload (see below).
         let vtable: &'static ModuleVTable = unsafe { &*header.vtable };
-        let host = host_api();
+        let host = host_api(host);
         // SAFETY: `init` is the module's entry point with the checked ABI; it
         // copies the HostApi before returning.
         unsafe { (vtable.init)(&host) };
@@ -177,6 +177,17 @@ impl LoadedModule {
         // SAFETY: as in `call`.
         let status = unsafe { (self.vtable.stats)(instance.as_ptr(), OutBuf::for_vec(&mut out)) };
         status_result(status, out)
+    }
+
+    /// Flushes a container.
+    ///
+    /// # Safety
+    /// As for [`LoadedModule::call`].
+    pub unsafe fn flush(&self, instance: NonNull<c_void>) -> Result<(), CallError> {
+        let mut out = Vec::new();
+        // SAFETY: as in `call`.
+        let status = unsafe { (self.vtable.flush)(instance.as_ptr(), OutBuf::for_vec(&mut out)) };
+        status_result(status, out).map(drop)
     }
 
     /// Destroys a container.

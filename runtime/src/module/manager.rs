@@ -6,19 +6,26 @@ use std::time::Instant;
 
 use tracing::info;
 
-use super::{LoadedModule, ModuleError, ModuleSearchPath};
+use super::{HostContext, LoadedModule, ModuleError, ModuleSearchPath};
 
 /// The modules loaded so far, by name.
 #[derive(Debug)]
 pub struct ModuleManager {
     search: ModuleSearchPath,
+    host: HostContext,
     loaded: Mutex<HashMap<String, Arc<LoadedModule>>>,
 }
 
 impl ModuleManager {
-    /// A manager that finds modules on `search`.
+    /// A manager that finds modules on `search`, with no runtime behind
+    /// them (admin operations fail).
     pub fn new(search: ModuleSearchPath) -> Self {
-        ModuleManager { search, loaded: Mutex::new(HashMap::new()) }
+        Self::with_host_context(search, HostContext::NONE)
+    }
+
+    /// A manager whose modules' admin calls act on `host`.
+    pub fn with_host_context(search: ModuleSearchPath, host: HostContext) -> Self {
+        ModuleManager { search, host, loaded: Mutex::new(HashMap::new()) }
     }
 
     /// The search path.
@@ -36,7 +43,7 @@ impl ModuleManager {
         }
         let path = self.search.find(mod_name)?;
         let started = Instant::now();
-        let module = Arc::new(LoadedModule::load(mod_name, &path)?);
+        let module = Arc::new(LoadedModule::load(mod_name, &path, self.host)?);
         info!(
             module = mod_name,
             version = module.version(),

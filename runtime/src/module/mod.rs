@@ -13,6 +13,7 @@ mod manager;
 mod search_path;
 
 pub use error::ModuleError;
+pub use host_api::HostContext;
 pub use loaded::{CreateError, LoadedModule};
 pub use manager::ModuleManager;
 pub use search_path::{MODULE_PATH_ENV, ModuleSearchPath};

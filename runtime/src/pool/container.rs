@@ -50,6 +50,12 @@ impl Container {
         unsafe { self.module.call(self.instance, method, input) }
     }
 
+    /// Makes the container's data durable.
+    pub fn flush(&self) -> Result<(), CreateError> {
+        // SAFETY: as in `call`.
+        unsafe { self.module.flush(self.instance) }
+    }
+
     /// The module's statistics for this container.
     pub fn stats(&self) -> Result<serde_json::Value, CreateError> {
         // SAFETY: as in `call`.

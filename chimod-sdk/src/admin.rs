@@ -1,0 +1,109 @@
+//! The admin module's methods, shared by the `chimaera_admin` module, the
+//! runtime that serves them, and every client that calls them.
+//!
+//! ```
+//! use chimod_sdk::admin::{CREATE_POOL, CreatePool};
+//! use chimod_sdk::{PoolId, PoolQuery};
+//! let request = CreatePool {
+//!     mod_name: "chimaera_custom_mod".into(),
+//!     pool_name: "my_custom_pool".into(),
+//!     pool_query: PoolQuery::Dynamic,
+//!     pool_id: PoolId::new(400, 0),
+//!     params_json: r#"{"custom_param1":"value1","custom_param2":"value2"}"#.into(),
+//! };
+//! let bytes = CREATE_POOL.encode_input(&request).unwrap();
+//! assert!(!bytes.is_empty());
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::methods::FIRST_MODULE_METHOD;
+use crate::{Method, PoolId, PoolQuery};
+
+/// Creates a pool, or confirms it exists with the same parameters.
+pub const CREATE_POOL: Method<CreatePool, CreateOutcome> = Method::new(FIRST_MODULE_METHOD);
+/// Destroys a pool; its containers are destroyed (and flushed).
+pub const DESTROY_POOL: Method<PoolId, ()> = Method::new(FIRST_MODULE_METHOD + 1);
+/// Lists every pool of this node.
+pub const LIST_POOLS: Method<(), Vec<PoolDescription>> = Method::new(FIRST_MODULE_METHOD + 2);
+/// Asks the runtime to stop.
+pub const STOP_RUNTIME: Method<StopRequest, ()> = Method::new(FIRST_MODULE_METHOD + 3);
+/// Runtime statistics: workers, queues, tasks.
+pub const RUNTIME_STATS: Method<(), RuntimeStats> = Method::new(FIRST_MODULE_METHOD + 4);
+/// Flushes every pool; returns how many were flushed.
+pub const FLUSH: Method<(), u32> = Method::new(FIRST_MODULE_METHOD + 5);
+/// Does nothing: the cheapest round trip through a module, for benchmarks
+/// and liveness checks.
+pub const PING: Method<(), ()> = Method::new(FIRST_MODULE_METHOD + 6);
+
+/// A pool to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatePool {
+    /// The module.
+    pub mod_name: String,
+    /// The pool's name.
+    pub pool_name: String,
+    /// Where it lives.
+    pub pool_query: PoolQuery,
+    /// Its id.
+    pub pool_id: PoolId,
+    /// The module's own keys, as a JSON object.
+    pub params_json: String,
+}
+
+/// What [`CREATE_POOL`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CreateOutcome {
+    /// A new pool.
+    Created,
+    /// The same pool (same id, module, name and parameters) was already there.
+    AlreadyExists,
+}
+
+/// One pool, as [`LIST_POOLS`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolDescription {
+    /// Its id.
+    pub pool_id: PoolId,
+    /// Its name.
+    pub pool_name: String,
+    /// Its module.
+    pub mod_name: String,
+    /// Where it lives.
+    pub pool_query: PoolQuery,
+    /// Its module keys, as a JSON object.
+    pub params_json: String,
+}
+
+/// Why a stop is asked for, for the runtime's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopRequest {
+    /// Who asks, e.g. `chimaera_stop_runtime (pid 4242)`.
+    pub requested_by: String,
+}
+
+/// What [`RUNTIME_STATS`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeStats {
+    /// This node's id.
+    pub node_id: u32,
+    /// Time since the runtime started, in milliseconds.
+    pub uptime_ms: u64,
+    /// Pools on this node.
+    pub pools: u32,
+    /// One entry per worker.
+    pub workers: Vec<WorkerStats>,
+}
+
+/// One worker's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStats {
+    /// `sched` or `slow`.
+    pub kind: String,
+    /// The lane it serves.
+    pub lane: u32,
+    /// Tasks it has completed.
+    pub tasks_done: u64,
+    /// Tasks waiting in its lane now.
+    pub queued: u64,
+}

@@ -1,0 +1,125 @@
+//! The admin operations, run for the `chimaera_admin` module on this node.
+
+use chimod_sdk::PoolId;
+use chimod_sdk::admin::{
+    CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, LIST_POOLS, PING, PoolDescription,
+    RUNTIME_STATS, RuntimeStats, STOP_RUNTIME, WorkerStats,
+};
+use tracing::info;
+
+use crate::node::Node;
+use crate::pool::PoolSpec;
+use crate::stop::StopReason;
+
+/// Runs admin method `method` on encoded `input`; the error is the message
+/// the client sees.
+pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String> {
+    let text = |e: chimod_sdk::ModError| e.to_string();
+    match method {
+        m if m == CREATE_POOL.id => {
+            CREATE_POOL.handle(input, |req| create_pool(node, req).map_err(Into::into)).map_err(text)
+        }
+        m if m == DESTROY_POOL.id => {
+            DESTROY_POOL.handle(input, |id| destroy_pool(node, id).map_err(Into::into)).map_err(text)
+        }
+        m if m == LIST_POOLS.id => LIST_POOLS.handle(input, |()| Ok(list_pools(node))).map_err(text),
+        m if m == STOP_RUNTIME.id => STOP_RUNTIME
+            .handle(input, |req| {
+                info!(by = req.requested_by, "stop requested through the admin pool");
+                node.stop.trigger(StopReason::Requested(req.requested_by));
+                Ok(())
+            })
+            .map_err(text),
+        m if m == RUNTIME_STATS.id => RUNTIME_STATS.handle(input, |()| Ok(stats(node))).map_err(text),
+        m if m == FLUSH.id => FLUSH.handle(input, |()| flush(node).map_err(Into::into)).map_err(text),
+        m if m == PING.id => PING.handle(input, |()| Ok(())).map_err(text),
+        other => Err(format!("chimaera_admin has no method {other}")),
+    }
+}
+
+/// Get-or-create: the same id with the same module, name and parameters is
+/// "already exists"; the same id with anything else is an error.
+fn create_pool(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
+    let params = match serde_json::from_str::<serde_json::Value>(&req.params_json) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(other) => return Err(format!("parameters must be a map of keys, got {other}")),
+        Err(e) => return Err(format!("parameters are not valid JSON: {e}")),
+    };
+    let spec = PoolSpec {
+        mod_name: req.mod_name,
+        pool_name: req.pool_name,
+        pool_query: req.pool_query,
+        pool_id: req.pool_id,
+        params,
+    };
+    if let Some(existing) = node.pools.get(spec.pool_id) {
+        let e = existing.spec();
+        if e.mod_name == spec.mod_name && e.pool_name == spec.pool_name && e.params == spec.params {
+            return Ok(CreateOutcome::AlreadyExists);
+        }
+        return Err(format!(
+            "pool {} already exists as `{}` ({}) with other parameters",
+            spec.pool_id, e.pool_name, e.mod_name
+        ));
+    }
+    let id = spec.pool_id;
+    node.pools.create(spec, &node.modules).map_err(|e| e.to_string())?;
+    info!(pool_id = %id, "pool created through the admin pool");
+    Ok(CreateOutcome::Created)
+}
+
+fn destroy_pool(node: &Node, id: PoolId) -> Result<(), String> {
+    if id == PoolId::ADMIN {
+        return Err("the admin pool 1.0 cannot be destroyed; stop the runtime instead".to_owned());
+    }
+    node.pools.destroy(id).map(drop).ok_or_else(|| format!("no pool {id} on this node"))
+}
+
+fn list_pools(node: &Node) -> Vec<PoolDescription> {
+    node.pools
+        .list()
+        .iter()
+        .map(|p| {
+            let s = p.spec();
+            PoolDescription {
+                pool_id: s.pool_id,
+                pool_name: s.pool_name.clone(),
+                mod_name: s.mod_name.clone(),
+                pool_query: s.pool_query,
+                params_json: serde_json::Value::Object(s.params.clone()).to_string(),
+            }
+        })
+        .collect()
+}
+
+fn stats(node: &Node) -> RuntimeStats {
+    let queue = node.queue.get();
+    let workers = node
+        .workers
+        .get()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| WorkerStats {
+                    kind: w.kind.to_owned(),
+                    lane: w.lane,
+                    tasks_done: w.counters.tasks_done.load(std::sync::atomic::Ordering::Relaxed),
+                    queued: queue.map_or(0, |q| q.lane(w.lane).len()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    RuntimeStats {
+        node_id: node.node_id,
+        uptime_ms: node.started.elapsed().as_millis() as u64,
+        pools: node.pools.list().len() as u32,
+        workers,
+    }
+}
+
+fn flush(node: &Node) -> Result<u32, String> {
+    let pools = node.pools.list();
+    for pool in &pools {
+        pool.container().flush().map_err(|e| format!("flushing pool {}: {e}", pool.id()))?;
+    }
+    Ok(pools.len() as u32)
+}

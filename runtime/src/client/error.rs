@@ -1,0 +1,78 @@
+//! What can go wrong for a client; never a hang.
+
+use std::time::Duration;
+
+use chimod_sdk::codec::CodecError;
+
+use crate::ipc::LayoutError;
+
+/// A client error.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// No runtime of this identity is running.
+    #[error(
+        "no Chimaera runtime is running for port {port} (shared memory {identity}); start one with chimaera_start_runtime"
+    )]
+    NoRuntime {
+        /// The runtime's shared memory identity.
+        identity: String,
+        /// Its port.
+        port: u16,
+    },
+    /// The runtime did not finish starting in time.
+    #[error("the runtime for port {port} did not become ready within {waited:?}")]
+    NotReady {
+        /// Its port.
+        port: u16,
+        /// How long the client waited.
+        waited: Duration,
+    },
+    /// The shared memory is not a compatible queue.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The segment could not be opened.
+    #[error("{0}")]
+    Shm(String),
+    /// The runtime is stopping and takes no new tasks.
+    #[error("runtime stopping")]
+    Stopping,
+    /// The runtime died while the task was in flight.
+    #[error("the runtime for port {port} died while the task was in flight")]
+    RuntimeDied {
+        /// Its port.
+        port: u16,
+    },
+    /// Every lane (or every slot) stayed full for the submit timeout.
+    #[error("task queue full: lane {lane} held queue_depth {depth} tasks for {waited:?}")]
+    QueueFull {
+        /// The lane tried.
+        lane: u32,
+        /// Its depth.
+        depth: u32,
+        /// How long the client waited.
+        waited: Duration,
+    },
+    /// The task did not complete within the wait timeout.
+    #[error("task did not complete within {0:?}")]
+    Timeout(Duration),
+    /// The pool does not exist on this node.
+    #[error("{0}")]
+    PoolNotFound(String),
+    /// The module returned an error.
+    #[error("{0}")]
+    Failed(String),
+    /// The module panicked running the task.
+    #[error("{0}")]
+    Panicked(String),
+    /// The input does not fit a task slot.
+    #[error("task input of {len} bytes exceeds the {max} bytes a task slot holds")]
+    TooLarge {
+        /// Input length.
+        len: usize,
+        /// Slot payload.
+        max: usize,
+    },
+    /// Input or output did not encode or decode.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}

@@ -1,0 +1,331 @@
+//! The client library: attach to this node's runtime through its shared
+//! memory and run tasks on its pools.
+//!
+//! ```no_run
+//! use chimaera::client::Client;
+//! use chimaera::config::ConfigSource;
+//! use chimod_sdk::{PoolId, admin::PING};
+//!
+//! let config = ConfigSource::from_env(None).load()?.config;
+//! let client = Client::attach(&config)?;
+//! client.call_method(PoolId::ADMIN, PING, &())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A client finds the runtime by the same identity rules as the runtime (its
+//! user id and `networking.port`). Every wait is bounded: a client learns
+//! within [`LIVENESS_PERIOD`] that the runtime died, and a full queue turns
+//! into an error after the submit timeout.
+
+mod admin;
+mod error;
+mod lane_choice;
+
+use std::sync::atomic::{Ordering, fence};
+use std::time::{Duration, Instant};
+
+use chimod_sdk::{Method, PoolId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use self::admin::AdminClient;
+pub use self::error::ClientError;
+pub use self::lane_choice::SLOW_TASK_THRESHOLD;
+use self::lane_choice::choose_lane;
+use crate::config::RuntimeConfig;
+use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, futex_wake, state};
+use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
+
+/// How often a sleeping client checks that the runtime is still alive.
+pub const LIVENESS_PERIOD: Duration = Duration::from_millis(20);
+/// How long a waiting client spins before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// One task to submit.
+#[derive(Debug, Clone)]
+pub struct TaskSpec<'a> {
+    /// Target pool.
+    pub pool: PoolId,
+    /// Method number.
+    pub method: u32,
+    /// Encoded input.
+    pub input: &'a [u8],
+    /// Estimated CPU time: at or above [`SLOW_TASK_THRESHOLD`] it runs on a slow worker.
+    pub est_cpu: Duration,
+    /// How long to wait for room in the queue.
+    pub submit_timeout: Duration,
+}
+
+impl<'a> TaskSpec<'a> {
+    /// A fast task with a 10 s submit timeout.
+    pub fn new(pool: PoolId, method: u32, input: &'a [u8]) -> Self {
+        TaskSpec { pool, method, input, est_cpu: Duration::ZERO, submit_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// A client of this node's runtime.
+#[derive(Debug)]
+pub struct Client {
+    // Field order: the queue points into the segment, which must outlive it.
+    queue: Queue,
+    _main: Segment,
+    identity: ShmIdentity,
+    port: u16,
+}
+
+impl Client {
+    /// Attaches to the runtime that `config` describes (its port), waiting
+    /// up to 10 s for it to finish starting.
+    pub fn attach(config: &RuntimeConfig) -> Result<Client, ClientError> {
+        Self::attach_port(config.networking.port, Duration::from_secs(10))
+    }
+
+    /// Attaches to this user's runtime on `port`.
+    pub fn attach_port(port: u16, ready_timeout: Duration) -> Result<Client, ClientError> {
+        let identity = ShmIdentity::for_current_user(port);
+        let no_runtime = || ClientError::NoRuntime { identity: identity.to_string(), port };
+        if !runtime_alive(&identity) {
+            return Err(no_runtime());
+        }
+        let main = Segment::open(&identity.segment_name(SEGMENTS[0])).map_err(|e| match e {
+            crate::shm::ShmError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                no_runtime()
+            }
+            other => ClientError::Shm(other.to_string()),
+        })?;
+        let started = Instant::now();
+        // A runtime writes the header before it publishes `Ready`; until
+        // then the header may be half-written, so check it only after.
+        let header_state = |main: &Segment| {
+            // SAFETY: the first bytes of `main` are the header's `magic`
+            // and `state` fields, read as atomics; the segment is mapped.
+            let header = unsafe { &*main.as_ptr().cast::<crate::ipc::Header>() };
+            header.state()
+        };
+        while main.len() < size_of::<crate::ipc::Header>() || header_state(&main) == RuntimeState::Starting {
+            if started.elapsed() > ready_timeout {
+                return Err(ClientError::NotReady { port, waited: ready_timeout });
+            }
+            if !runtime_alive(&identity) {
+                return Err(no_runtime());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: the mapping lives in `_main`, which outlives `queue`.
+        let queue = unsafe { Queue::attach(main.as_ptr(), main.len() as u64) }?;
+        Ok(Client { queue, _main: main, identity, port })
+    }
+
+    /// The port of the runtime this client talks to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Submits a task; wait on the returned handle for its output.
+    pub fn submit(&self, task: &TaskSpec<'_>) -> Result<PendingTask<'_>, ClientError> {
+        let index = self.enqueue(task, false)?;
+        Ok(PendingTask { client: self, index, done: false })
+    }
+
+    /// Submits a task nobody waits for; the runtime frees it when done.
+    pub fn fire_and_forget(&self, task: &TaskSpec<'_>) -> Result<(), ClientError> {
+        self.enqueue(task, true).map(drop)
+    }
+
+    /// Runs method `method` of `pool` on encoded input and waits for the output.
+    pub fn call(&self, pool: PoolId, method: u32, input: &[u8]) -> Result<Vec<u8>, ClientError> {
+        self.submit(&TaskSpec::new(pool, method, input))?.wait(None)
+    }
+
+    /// Runs a typed method and waits for its typed output.
+    pub fn call_method<I: Serialize + DeserializeOwned, O: Serialize + DeserializeOwned>(
+        &self,
+        pool: PoolId,
+        method: Method<I, O>,
+        input: &I,
+    ) -> Result<O, ClientError> {
+        let bytes = self.call(pool, method.id, &method.encode_input(input)?)?;
+        Ok(method.decode_output(&bytes)?)
+    }
+
+    /// The admin pool's typed client.
+    pub fn admin(&self) -> AdminClient<'_> {
+        AdminClient::new(self)
+    }
+
+    fn enqueue(&self, task: &TaskSpec<'_>, abandoned: bool) -> Result<u32, ClientError> {
+        if task.input.len() > Slot::PAYLOAD {
+            return Err(ClientError::TooLarge { len: task.input.len(), max: Slot::PAYLOAD });
+        }
+        let started = Instant::now();
+        let lane_index = choose_lane(&self.queue, task.est_cpu >= SLOW_TASK_THRESHOLD);
+        let mut backoff = Backoff::default();
+        let index = loop {
+            self.check_serving()?;
+            if let Some(index) = self.queue.pop_free() {
+                break index;
+            }
+            self.wait_for_room(&mut backoff, started, task, lane_index)?;
+        };
+        let slot = self.queue.slot(index);
+        let h = slot.header;
+        h.pool_major.store(task.pool.major, Ordering::Relaxed);
+        h.pool_minor.store(task.pool.minor, Ordering::Relaxed);
+        h.method.store(task.method, Ordering::Relaxed);
+        h.flags.store(0, Ordering::Relaxed);
+        h.owner_pid.store(std::process::id(), Ordering::Relaxed);
+        h.waiters.store(0, Ordering::Relaxed);
+        h.input_len.store(task.input.len() as u32, Ordering::Relaxed);
+        slot.write_payload(task.input);
+        h.state.store(if abandoned { state::ABANDONED } else { state::SUBMITTED }, Ordering::Relaxed);
+        let lane = self.queue.lane(lane_index);
+        let layout = self.queue.layout();
+        while lane.push(layout.lane_capacity, layout.queue_depth, index).is_err() {
+            if let Err(e) = self
+                .check_serving()
+                .and_then(|()| self.wait_for_room(&mut backoff, started, task, lane_index))
+            {
+                h.state.store(state::FREE, Ordering::Relaxed);
+                self.queue.push_free(index);
+                return Err(e);
+            }
+        }
+        // Pairs with the worker's fence between announcing sleep and
+        // re-checking its lane.
+        fence(Ordering::SeqCst);
+        if lane.doorbell.swap(0, Ordering::SeqCst) != 0 {
+            futex_wake(&lane.doorbell);
+        }
+        Ok(index)
+    }
+
+    fn check_serving(&self) -> Result<(), ClientError> {
+        match self.queue.header().state() {
+            RuntimeState::Ready => Ok(()),
+            RuntimeState::Stopping => Err(ClientError::Stopping),
+            RuntimeState::Starting => Err(ClientError::NotReady { port: self.port, waited: Duration::ZERO }),
+        }
+    }
+
+    /// Backpressure: waits a little for the runtime to make room, or fails
+    /// once the submit timeout has passed or the runtime is gone.
+    fn wait_for_room(
+        &self,
+        backoff: &mut Backoff,
+        started: Instant,
+        task: &TaskSpec<'_>,
+        lane: u32,
+    ) -> Result<(), ClientError> {
+        if started.elapsed() >= task.submit_timeout {
+            return Err(ClientError::QueueFull {
+                lane,
+                depth: self.queue.layout().queue_depth,
+                waited: started.elapsed(),
+            });
+        }
+        if backoff.step() && !runtime_alive(&self.identity) {
+            return Err(ClientError::RuntimeDied { port: self.port });
+        }
+        Ok(())
+    }
+}
+
+/// Spins, then yields, then sleeps; says when a liveness check is due.
+#[derive(Debug, Default)]
+struct Backoff {
+    rounds: u32,
+}
+
+impl Backoff {
+    fn step(&mut self) -> bool {
+        self.rounds += 1;
+        match self.rounds {
+            0..=64 => std::hint::spin_loop(),
+            65..=128 => std::thread::yield_now(),
+            _ => std::thread::sleep(Duration::from_micros(200)),
+        }
+        self.rounds.is_multiple_of(64)
+    }
+}
+
+/// A submitted task. Wait on it for the output; dropping it unwaited
+/// abandons it (the runtime frees its slot when it is done).
+#[derive(Debug)]
+pub struct PendingTask<'c> {
+    client: &'c Client,
+    index: u32,
+    done: bool,
+}
+
+impl PendingTask<'_> {
+    /// Waits for the output (for at most `timeout`, if given).
+    pub fn wait(mut self, timeout: Option<Duration>) -> Result<Vec<u8>, ClientError> {
+        let slot = self.client.queue.slot(self.index);
+        let h = slot.header;
+        let started = Instant::now();
+        let mut last_check = started;
+        loop {
+            if h.state.load(Ordering::Acquire) == state::DONE {
+                break;
+            }
+            let elapsed = started.elapsed();
+            if let Some(limit) = timeout
+                && elapsed >= limit
+            {
+                return Err(ClientError::Timeout(limit));
+            }
+            if elapsed < SPIN {
+                std::hint::spin_loop();
+                continue;
+            }
+            h.waiters.store(1, Ordering::SeqCst);
+            if h.state.load(Ordering::SeqCst) != state::DONE {
+                let mut nap = LIVENESS_PERIOD;
+                if let Some(limit) = timeout {
+                    nap = nap.min(limit.saturating_sub(elapsed));
+                }
+                futex_wait(&h.state, state::SUBMITTED, nap);
+            }
+            h.waiters.store(0, Ordering::Relaxed);
+            if last_check.elapsed() >= LIVENESS_PERIOD && h.state.load(Ordering::Acquire) != state::DONE {
+                last_check = Instant::now();
+                if !runtime_alive(&self.client.identity) {
+                    // The slot belongs to a dead runtime's memory: leave it.
+                    self.done = true;
+                    return Err(ClientError::RuntimeDied { port: self.client.port });
+                }
+            }
+        }
+        let status = TaskStatus::from_code(h.status.load(Ordering::Relaxed));
+        let output = slot.payload(h.output_len.load(Ordering::Relaxed)).to_vec();
+        h.state.store(state::FREE, Ordering::Relaxed);
+        self.client.queue.push_free(self.index);
+        self.done = true;
+        let text = || String::from_utf8_lossy(&output).into_owned();
+        match status {
+            TaskStatus::Ok => Ok(output),
+            TaskStatus::NoPool => Err(ClientError::PoolNotFound(text())),
+            TaskStatus::Stopping => Err(ClientError::Stopping),
+            TaskStatus::Panicked => Err(ClientError::Panicked(text())),
+            TaskStatus::Error | TaskStatus::BadTask => Err(ClientError::Failed(text())),
+        }
+    }
+}
+
+impl Drop for PendingTask<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let h = self.client.queue.slot(self.index).header;
+        // Either we abandon it before the worker completes it (the worker
+        // frees it), or it is already done and we free it here.
+        if h.state
+            .compare_exchange(state::SUBMITTED, state::ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            h.state.store(state::FREE, Ordering::Relaxed);
+            self.client.queue.push_free(self.index);
+        }
+    }
+}

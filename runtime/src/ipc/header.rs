@@ -1,0 +1,77 @@
+//! The segment header: what a client checks before it trusts the layout.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// `Header::magic`.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"CHIMAIN1");
+/// `Header::layout_version`: bumped whenever any shared structure changes.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// The runtime's life, as clients see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum RuntimeState {
+    /// Segments exist, pools are being created.
+    Starting = 0,
+    /// Serving tasks.
+    Ready = 1,
+    /// Draining; new tasks fail with "runtime stopping".
+    Stopping = 2,
+}
+
+/// The first bytes of the `main` segment. Written once by the runtime before
+/// it sets `state` to `Ready` (release); read by clients after they see
+/// `Ready` (acquire). Only `state`, `free_head` and `round_robin` change later.
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub struct Header {
+    /// [`MAGIC`].
+    pub magic: u64,
+    /// [`LAYOUT_VERSION`].
+    pub layout_version: u32,
+    /// The runtime's process id.
+    pub runtime_pid: u32,
+    /// Lanes `0..sched_lanes` are served by scheduler workers, the rest by slow workers.
+    pub sched_lanes: u32,
+    /// Total lanes.
+    pub num_lanes: u32,
+    /// Cells per lane (a power of two, at least `queue_depth`).
+    pub lane_capacity: u32,
+    /// `queue_depth` as configured: the most tasks a lane takes.
+    pub queue_depth: u32,
+    /// Task slots.
+    pub num_slots: u32,
+    /// Bytes per slot.
+    pub slot_size: u32,
+    /// `lane_map_policy` (0 round robin, 1 by pid and tid, 2 random).
+    pub lane_policy: u32,
+    /// Byte offset of lane 0.
+    pub lanes_offset: u64,
+    /// Bytes per lane.
+    pub lane_stride: u64,
+    /// Byte offset of slot 0.
+    pub slots_offset: u64,
+    /// [`RuntimeState`] as its code.
+    pub state: AtomicU32,
+    /// Free-slot stack: `(tag << 32) | index`, index `u32::MAX` when empty.
+    /// The tag makes every successful pop and push unique (no ABA).
+    pub free_head: AtomicU64,
+    /// Shared round-robin counter for lane choice.
+    pub round_robin: AtomicU64,
+}
+
+impl Header {
+    /// The runtime's state.
+    pub fn state(&self) -> RuntimeState {
+        match self.state.load(Ordering::Acquire) {
+            1 => RuntimeState::Ready,
+            2 => RuntimeState::Stopping,
+            _ => RuntimeState::Starting,
+        }
+    }
+
+    /// Publishes a new state.
+    pub fn set_state(&self, state: RuntimeState) {
+        self.state.store(state as u32, Ordering::Release);
+    }
+}

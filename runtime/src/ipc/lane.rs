@@ -1,0 +1,229 @@
+//! A lane: a bounded multi-producer ring of slot indices in shared memory.
+//!
+//! This is Dmitry Vyukov's bounded MPMC queue: each cell carries a sequence
+//! number that says whose turn it is, so producers from many processes and
+//! the consumer (the lane's worker) never take a lock. A producer claims a
+//! position with a CAS on `enqueue_pos`, writes the slot index, then
+//! publishes the cell by storing `pos + 1` into its sequence (release). The
+//! consumer waits for that sequence (acquire), takes the index, and hands the
+//! cell back to producers by storing `pos + capacity`.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// A lane's head. `capacity` cells follow it in memory.
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub struct Lane {
+    /// Next position to claim; written by producers (CAS).
+    enqueue_pos: AtomicU64,
+    _pad0: [u8; 56],
+    /// Next position to take; written by the consumer (CAS).
+    dequeue_pos: AtomicU64,
+    _pad1: [u8; 56],
+    /// 1 while the lane's worker is asleep (or about to be); the futex word
+    /// producers wake it on.
+    pub doorbell: AtomicU32,
+    _pad2: [u8; 60],
+}
+
+#[derive(Debug)]
+#[repr(C)]
+struct Cell {
+    sequence: AtomicU64,
+    slot: AtomicU32,
+    _pad: u32,
+}
+
+impl Lane {
+    /// Bytes a lane of `capacity` cells occupies.
+    pub const fn bytes(capacity: u32) -> usize {
+        size_of::<Lane>() + capacity as usize * size_of::<Cell>()
+    }
+
+    fn cell(&self, capacity: u32, pos: u64) -> &Cell {
+        let index = (pos & (u64::from(capacity) - 1)) as usize;
+        // SAFETY: the layout places `capacity` cells right after the lane
+        // head (checked when the queue was attached), and `index < capacity`.
+        unsafe { &*(self as *const Lane).add(1).cast::<Cell>().add(index) }
+    }
+
+    /// Sets an empty lane up. Runtime only, before the segment is `Ready`.
+    pub fn init(&self, capacity: u32) {
+        debug_assert!(capacity.is_power_of_two());
+        self.enqueue_pos.store(0, Ordering::Relaxed);
+        self.dequeue_pos.store(0, Ordering::Relaxed);
+        self.doorbell.store(0, Ordering::Relaxed);
+        for i in 0..u64::from(capacity) {
+            self.cell(capacity, i).sequence.store(i, Ordering::Relaxed);
+        }
+    }
+
+    /// Appends `slot`; `Err(())` when the lane holds `depth` tasks already.
+    #[allow(clippy::result_unit_err)]
+    pub fn push(&self, capacity: u32, depth: u32, slot: u32) -> Result<(), ()> {
+        let mut pos = self.enqueue_pos.load(Ordering::Relaxed);
+        loop {
+            if pos.wrapping_sub(self.dequeue_pos.load(Ordering::Acquire)) >= u64::from(depth) {
+                return Err(());
+            }
+            let cell = self.cell(capacity, pos);
+            let seq = cell.sequence.load(Ordering::Acquire);
+            let diff = seq.wrapping_sub(pos) as i64;
+            if diff == 0 {
+                match self.enqueue_pos.compare_exchange_weak(
+                    pos,
+                    pos + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        cell.slot.store(slot, Ordering::Relaxed);
+                        cell.sequence.store(pos + 1, Ordering::Release);
+                        return Ok(());
+                    }
+                    Err(current) => pos = current,
+                }
+            } else if diff < 0 {
+                return Err(());
+            } else {
+                pos = self.enqueue_pos.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Takes the oldest slot index, if any.
+    pub fn pop(&self, capacity: u32) -> Option<u32> {
+        let mut pos = self.dequeue_pos.load(Ordering::Relaxed);
+        loop {
+            let cell = self.cell(capacity, pos);
+            let seq = cell.sequence.load(Ordering::Acquire);
+            let diff = seq.wrapping_sub(pos + 1) as i64;
+            if diff == 0 {
+                match self.dequeue_pos.compare_exchange_weak(
+                    pos,
+                    pos + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let slot = cell.slot.load(Ordering::Relaxed);
+                        cell.sequence.store(pos + u64::from(capacity), Ordering::Release);
+                        return Some(slot);
+                    }
+                    Err(current) => pos = current,
+                }
+            } else if diff < 0 {
+                return None;
+            } else {
+                pos = self.dequeue_pos.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Tasks waiting now (a snapshot).
+    pub fn len(&self) -> u64 {
+        self.enqueue_pos.load(Ordering::Relaxed).saturating_sub(self.dequeue_pos.load(Ordering::Relaxed))
+    }
+
+    /// Whether no task waits (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::alloc::{Layout, alloc_zeroed, dealloc};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A lane in ordinary (64-byte aligned) memory.
+    struct TestLane {
+        ptr: *mut u8,
+        layout: Layout,
+        capacity: u32,
+    }
+
+    // SAFETY: the lane is built for concurrent use through atomics only.
+    unsafe impl Send for TestLane {}
+    // SAFETY: as above.
+    unsafe impl Sync for TestLane {}
+
+    impl TestLane {
+        fn new(capacity: u32) -> Arc<TestLane> {
+            let layout = Layout::from_size_align(Lane::bytes(capacity), 64).unwrap();
+            // SAFETY: non-zero size; zeroed memory is a valid (all-zero) Lane.
+            let ptr = unsafe { alloc_zeroed(layout) };
+            let lane = TestLane { ptr, layout, capacity };
+            lane.lane().init(capacity);
+            Arc::new(lane)
+        }
+
+        fn lane(&self) -> &Lane {
+            // SAFETY: allocated with the lane's size and alignment above.
+            unsafe { &*self.ptr.cast::<Lane>() }
+        }
+    }
+
+    impl Drop for TestLane {
+        fn drop(&mut self) {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { dealloc(self.ptr, self.layout) }
+        }
+    }
+
+    #[test]
+    fn fifo_and_depth_bound() {
+        let t = TestLane::new(8);
+        let lane = t.lane();
+        for i in 0..5 {
+            lane.push(8, 5, i).unwrap();
+        }
+        assert!(lane.push(8, 5, 99).is_err(), "depth 5 reached");
+        assert_eq!(lane.len(), 5);
+        for i in 0..5 {
+            assert_eq!(lane.pop(8), Some(i));
+        }
+        assert_eq!(lane.pop(8), None);
+        // Wrap around many times.
+        for i in 0..1000 {
+            lane.push(8, 8, i).unwrap();
+            assert_eq!(lane.pop(8), Some(i));
+        }
+    }
+
+    #[test]
+    fn many_producers_one_consumer_lose_nothing() {
+        const PRODUCERS: u32 = 4;
+        const EACH: u32 = 20_000;
+        let t = TestLane::new(64);
+        let handles: Vec<_> = (0..PRODUCERS)
+            .map(|p| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        let value = p * EACH + i;
+                        while t.lane().push(t.capacity, t.capacity, value).is_err() {
+                            std::hint::spin_loop();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut seen = vec![false; (PRODUCERS * EACH) as usize];
+        let mut last = vec![None::<u32>; PRODUCERS as usize];
+        let mut got = 0;
+        while got < PRODUCERS * EACH {
+            if let Some(v) = t.lane().pop(t.capacity) {
+                assert!(!std::mem::replace(&mut seen[v as usize], true), "{v} twice");
+                let producer = (v / EACH) as usize;
+                assert!(last[producer] < Some(v), "per-producer order broken");
+                last[producer] = Some(v);
+                got += 1;
+            }
+        }
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        assert!(seen.iter().all(|s| *s));
+    }
+}

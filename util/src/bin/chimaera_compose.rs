@@ -1,0 +1,73 @@
+//! `chimaera_compose`: creates the pools of a config file's `compose:`
+//! section in the running runtime of this node.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chimaera::client::Client;
+use chimaera::config::parse_config;
+use chimod_sdk::admin::CreateOutcome;
+use clap::Parser;
+
+/// Create the pools listed in a config file's `compose:` section in the
+/// runtime already running on this node, through its admin pool.
+///
+/// The runtime is the one on the port the file names (networking.port,
+/// default 5555) unless --port says otherwise. Prints one line per pool:
+/// created, already exists (same id and parameters), or failed and why.
+/// Running it twice is safe.
+///
+/// Exit codes: 0 every pool exists now; 1 a pool failed or no runtime is
+/// reachable; 2 the file cannot be read or is invalid.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, verbatim_doc_comment)]
+struct Args {
+    /// The YAML file whose `compose:` section lists the pools.
+    config: PathBuf,
+
+    /// The runtime's port, if not the file's networking.port.
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let text = match std::fs::read_to_string(&args.config) {
+        Ok(text) => text,
+        Err(e) => return fail(2, &format!("cannot read {}: {e}", args.config.display())),
+    };
+    let parsed = match parse_config(&text, &args.config.display().to_string()) {
+        Ok(parsed) => parsed,
+        Err(e) => return fail(2, &e),
+    };
+    for warning in &parsed.warnings {
+        eprintln!("chimaera_compose: warning: {warning}");
+    }
+    let port = args.port.unwrap_or(parsed.config.networking.port);
+    let client = match Client::attach_port(port, std::time::Duration::from_secs(10)) {
+        Ok(client) => client,
+        Err(e) => return fail(1, &e),
+    };
+    let admin = client.admin();
+    let mut failed = 0;
+    for (i, entry) in parsed.config.compose.iter().enumerate() {
+        let what = format!("compose[{i}] {} {} `{}`", entry.mod_name, entry.pool_id, entry.pool_name);
+        match admin.create_pool(entry) {
+            Ok(CreateOutcome::Created) => println!("{what}: created"),
+            Ok(CreateOutcome::AlreadyExists) => println!("{what}: already exists"),
+            Err(e) => {
+                failed += 1;
+                println!("{what}: failed: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        return fail(1, &format!("{failed} of {} pools failed", parsed.config.compose.len()));
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("chimaera_compose: {error}");
+    ExitCode::from(code)
+}

@@ -1,0 +1,71 @@
+//! `chimaera_stop_runtime`: stops this node's runtime through its admin pool.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use chimaera::client::{Client, ClientError};
+use chimaera::config::ConfigSource;
+use chimaera::shm::{ShmIdentity, runtime_alive};
+use clap::Parser;
+
+/// Stop the Chimaera runtime of this node and wait until it has stopped.
+///
+/// The runtime is found like chimaera_start_runtime finds its config
+/// (--config, then CHI_SERVER_CONF, then WRP_RUNTIME_CONF, then defaults),
+/// or by --port. Tasks in flight complete or fail with "runtime stopping".
+///
+/// Exit codes: 0 stopped; 1 no runtime running, or it did not stop within
+/// --timeout; 2 bad configuration or usage.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, verbatim_doc_comment)]
+struct Args {
+    /// Configuration file naming the runtime's port.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// The runtime's port; overrides the configuration.
+    #[arg(long)]
+    port: Option<u16>,
+
+    /// Seconds to wait for the runtime to stop.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let port = match args.port {
+        Some(port) => port,
+        None => match ConfigSource::from_env(args.config.as_deref()).load() {
+            Ok(parsed) => parsed.config.networking.port,
+            Err(e) => return fail(2, &e),
+        },
+    };
+    let client = match Client::attach_port(port, Duration::from_secs(10)) {
+        Ok(client) => client,
+        Err(e) => return fail(1, &e),
+    };
+    let by = format!("chimaera_stop_runtime (pid {})", std::process::id());
+    match client.admin().stop_runtime(&by) {
+        Ok(()) | Err(ClientError::Stopping) => {}
+        Err(e) => return fail(1, &e),
+    }
+    drop(client);
+    let identity = ShmIdentity::for_current_user(port);
+    let limit = Duration::from_secs_f64(args.timeout.max(0.0));
+    let started = Instant::now();
+    while runtime_alive(&identity) {
+        if started.elapsed() > limit {
+            return fail(1, &format!("the runtime on port {port} did not stop within {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("chimaera runtime on port {port} stopped");
+    ExitCode::SUCCESS
+}
+
+fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("chimaera_stop_runtime: {error}");
+    ExitCode::from(code)
+}
