@@ -96,6 +96,14 @@ impl RuntimeProcess {
         ShmIdentity::for_current_user(self.port)
     }
 
+    /// Removes whatever shared memory of this runtime's identity exists.
+    pub fn remove_shared_memory(&self) {
+        let identity = self.identity();
+        for seg in SEGMENTS {
+            let _ = rustix::shm::unlink(identity.segment_name(seg).as_str());
+        }
+    }
+
     /// The config file.
     pub fn config_path(&self) -> &Path {
         &self.config
@@ -264,10 +272,8 @@ impl Drop for StartedRuntime {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let Some(spec) = &self.spec else { return };
-        let identity = spec.identity();
-        for seg in SEGMENTS {
-            let _ = rustix::shm::unlink(identity.segment_name(seg).as_str());
+        if let Some(spec) = &self.spec {
+            spec.remove_shared_memory();
         }
     }
 }

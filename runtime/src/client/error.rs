@@ -52,6 +52,16 @@ pub enum ClientError {
         /// How long the client waited.
         waited: Duration,
     },
+    /// Every task slot stayed in use for the submit timeout.
+    #[error(
+        "no free task slot: all {slots} slots stayed in flight for {waited:?} (collect finished tasks, or enlarge memory.main_segment_size)"
+    )]
+    NoFreeSlot {
+        /// Slots in the segment.
+        slots: u32,
+        /// How long the client waited.
+        waited: Duration,
+    },
     /// The task did not complete within the wait timeout.
     #[error("task did not complete within {0:?}")]
     Timeout(Duration),

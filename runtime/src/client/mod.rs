@@ -165,7 +165,12 @@ impl Client {
             if let Some(index) = self.queue.pop_free() {
                 break index;
             }
-            self.wait_for_room(&mut backoff, started, task, lane_index)?;
+            self.wait_for_room(&mut backoff, started, task, lane_index).map_err(|e| match e {
+                ClientError::QueueFull { waited, .. } => {
+                    ClientError::NoFreeSlot { slots: self.queue.layout().num_slots, waited }
+                }
+                other => other,
+            })?;
         };
         let slot = self.queue.slot(index);
         let h = slot.header;

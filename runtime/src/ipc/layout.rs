@@ -57,7 +57,9 @@ const fn round_up(value: u64, to: u64) -> u64 {
 }
 
 impl Layout {
-    /// One lane per worker; as many slots as the lanes can hold, or as fit.
+    /// One lane per worker, and as many slots as fit after the lanes: a
+    /// client may hold many finished tasks it has not collected yet, so
+    /// slots are not bounded by the lanes' depth.
     pub fn compute(
         segment_bytes: u64,
         sched_lanes: u32,
@@ -81,8 +83,7 @@ impl Layout {
             });
         }
         let fit = (segment_bytes - slots_offset) / SLOT_SIZE as u64;
-        let wanted = u64::from(num_lanes) * u64::from(queue_depth) + u64::from(num_lanes);
-        let num_slots = fit.min(wanted).min(u64::from(NIL - 1)) as u32;
+        let num_slots = fit.min(u64::from(NIL - 1)) as u32;
         Ok(Layout {
             sched_lanes,
             num_lanes,
@@ -281,7 +282,7 @@ mod tests {
     fn defaults_fit_the_default_segment() {
         let l = Layout::compute(1 << 30, 4, 4, 10_000).unwrap();
         assert_eq!((l.num_lanes, l.lane_capacity), (8, 16384));
-        assert_eq!(l.num_slots, 8 * 10_000 + 8);
+        assert!(l.num_slots > 8 * 10_000, "{}", l.num_slots);
     }
 
     #[test]
