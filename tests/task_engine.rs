@@ -413,3 +413,34 @@ fn stop_fails_in_flight_work_cleanly() {
         Err(ClientError::Stopping | ClientError::RuntimeDied { .. })
     ));
 }
+
+#[test]
+fn a_killed_client_s_slots_are_reclaimed_and_the_runtime_serves_on() {
+    let rt = start(TWO_PLUS_ONE, "");
+    let client = attach(&rt);
+    let total = client.admin().stats().unwrap().slots_total;
+    let mut victim = Command::new(env!("CARGO_BIN_EXE_victim_client"))
+        .arg(rt.spec().port().to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(victim.stdout.take().unwrap()), &mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "submitted 40");
+    assert!(client.admin().stats().unwrap().slots_free < total - 1, "the victim holds slots");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    // The reaper runs every 500 ms; the victim's sleep tasks finish first.
+    let started = Instant::now();
+    loop {
+        // Our own stats call holds one slot.
+        if client.admin().stats().unwrap().slots_free == total - 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "slots of the dead client were not reclaimed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(rt.log().contains("reclaimed task slots of client processes that died"), "{}", rt.log());
+    assert_eq!(client.call_method(GREETER, GREET, &"after".to_owned()).unwrap(), "hello, after!");
+}

@@ -93,6 +93,10 @@ pub struct RuntimeStats {
     pub pools: u32,
     /// One entry per worker.
     pub workers: Vec<WorkerStats>,
+    /// Task slots in shared memory.
+    pub slots_total: u32,
+    /// Task slots free now (neither in flight nor held by a client).
+    pub slots_free: u32,
 }
 
 /// One worker's figures.

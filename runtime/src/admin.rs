@@ -108,7 +108,18 @@ fn stats(node: &Node) -> RuntimeStats {
                 .collect()
         })
         .unwrap_or_default();
+    let (slots_total, slots_free) = queue.map_or((0, 0), |q| {
+        let total = q.layout().num_slots;
+        let free = (0..total)
+            .filter(|i| {
+                q.slot(*i).header.state.load(std::sync::atomic::Ordering::Relaxed) == crate::ipc::state::FREE
+            })
+            .count();
+        (total, free as u32)
+    });
     RuntimeStats {
+        slots_total,
+        slots_free,
         node_id: node.node_id,
         uptime_ms: node.started.elapsed().as_millis() as u64,
         pools: node.pools.list().len() as u32,

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod module;
 pub mod node;
 pub mod pool;
+pub mod reaper;
 pub mod server;
 pub mod shm;
 pub mod stop;

@@ -19,6 +19,7 @@ use crate::config::{LaneMapPolicy, RuntimeConfig};
 use crate::ipc::{Layout, LayoutError, Queue, RuntimeState};
 use crate::module::ModuleSearchPath;
 use crate::node::Node;
+use crate::reaper::Reapers;
 use crate::shm::{SegmentSet, ShmError, ShmIdentity};
 use crate::stop::{StopReason, StopSignal};
 use crate::worker::Workers;
@@ -70,6 +71,7 @@ pub struct Runtime {
     // Field order is drop order: workers and pools go before the memory
     // they use.
     workers: Option<Workers>,
+    reapers: Option<Reapers>,
     node: Arc<Node>,
     queue: Queue,
     compose: ComposeReport,
@@ -143,8 +145,25 @@ impl Runtime {
                 return Err(StartError::Os { what: "worker threads", source });
             }
         };
+        let reapers = match Reapers::start(&node, queue, config.workers.process_reaper_threads) {
+            Ok(reapers) => reapers,
+            Err(source) => {
+                workers.stop(&node, &queue);
+                node.pools.destroy_all();
+                return Err(StartError::Os { what: "process reaper threads", source });
+            }
+        };
         queue.header().set_state(RuntimeState::Ready);
-        Ok(Runtime { config, workers: Some(workers), node, queue, compose, segments, started })
+        Ok(Runtime {
+            config,
+            workers: Some(workers),
+            reapers: Some(reapers),
+            node,
+            queue,
+            compose,
+            segments,
+            started,
+        })
     }
 
     /// The one line printed when the runtime serves.
@@ -190,6 +209,9 @@ impl Runtime {
         self.queue.header().set_state(RuntimeState::Stopping);
         if let Some(workers) = self.workers.take() {
             workers.stop(&self.node, &self.queue);
+        }
+        if let Some(reapers) = self.reapers.take() {
+            reapers.join();
         }
         self.node.pools.destroy_all();
         info!(identity = %self.segments.identity(), "stopped cleanly; shared memory removed");

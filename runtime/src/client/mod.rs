@@ -174,11 +174,12 @@ impl Client {
         };
         let slot = self.queue.slot(index);
         let h = slot.header;
+        h.owner_pid.store(std::process::id(), Ordering::Relaxed);
+        h.state.store(state::CLAIMED, Ordering::Release);
         h.pool_major.store(task.pool.major, Ordering::Relaxed);
         h.pool_minor.store(task.pool.minor, Ordering::Relaxed);
         h.method.store(task.method, Ordering::Relaxed);
         h.flags.store(0, Ordering::Relaxed);
-        h.owner_pid.store(std::process::id(), Ordering::Relaxed);
         h.waiters.store(0, Ordering::Relaxed);
         h.input_len.store(task.input.len() as u32, Ordering::Relaxed);
         slot.write_payload(task.input);
@@ -190,8 +191,7 @@ impl Client {
                 .check_serving()
                 .and_then(|()| self.wait_for_room(&mut backoff, started, task, lane_index))
             {
-                h.state.store(state::FREE, Ordering::Relaxed);
-                self.queue.push_free(index);
+                self.queue.release(index);
                 return Err(e);
             }
         }
@@ -303,8 +303,7 @@ impl PendingTask<'_> {
         }
         let status = TaskStatus::from_code(h.status.load(Ordering::Relaxed));
         let output = slot.payload(h.output_len.load(Ordering::Relaxed)).to_vec();
-        h.state.store(state::FREE, Ordering::Relaxed);
-        self.client.queue.push_free(self.index);
+        self.client.queue.release(self.index);
         self.done = true;
         let text = || String::from_utf8_lossy(&output).into_owned();
         match status {
@@ -329,8 +328,7 @@ impl Drop for PendingTask<'_> {
             .compare_exchange(state::SUBMITTED, state::ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
-            h.state.store(state::FREE, Ordering::Relaxed);
-            self.client.queue.push_free(self.index);
+            self.client.queue.release(self.index);
         }
     }
 }

@@ -243,6 +243,15 @@ impl Queue {
         }
     }
 
+    /// Marks slot `index` free and returns it to the free stack: the one
+    /// way a slot is given back, by whichever side owns it.
+    pub fn release(&self, index: u32) {
+        let h = self.slot(index).header;
+        h.owner_pid.store(0, Ordering::Relaxed);
+        h.state.store(state::FREE, Ordering::Release);
+        self.push_free(index);
+    }
+
     /// Returns a slot to the free stack.
     pub fn push_free(&self, index: u32) {
         let head = &self.header().free_head;

@@ -1,9 +1,10 @@
 //! Task slots: a fixed-size header and an inline payload.
 //!
 //! Hand-over protocol (who writes what, in order):
-//! 1. A client pops a free slot, writes the task fields and the input into
-//!    the payload, stores `state = SUBMITTED` and pushes the index into a
-//!    lane (the lane's release publishes all of it).
+//! 1. A client pops a free slot, stores `owner_pid` and `state = CLAIMED`,
+//!    writes the task fields and the input into the payload, stores
+//!    `state = SUBMITTED` and pushes the index into a lane (the lane's
+//!    release publishes all of it).
 //! 2. The worker pops the index (acquire), runs the task, writes the output
 //!    into the payload, `status` and `output_len`, then stores
 //!    `state = DONE` (SeqCst) and wakes the client if `waiters` is set.
@@ -15,6 +16,9 @@
 //! `SUBMITTED`). The worker's completion is a CAS from `SUBMITTED` to `DONE`;
 //! when it fails because the slot is abandoned, the worker frees the slot
 //! itself. Exactly one side frees every slot.
+//!
+//! A client that dies leaves slots `CLAIMED` or `DONE` under its pid; the
+//! runtime's reaper frees those (see `reaper.rs`).
 //!
 //! All fields are atomics: the two sides are different processes, and the
 //! hand-over orders them; relaxed loads cost nothing on x86-64.
@@ -34,6 +38,8 @@ pub mod state {
     pub const DONE: u32 = 2;
     /// Nobody will read the output: the worker frees the slot when done.
     pub const ABANDONED: u32 = 3;
+    /// Taken off the free stack by `owner_pid`, which is filling it in.
+    pub const CLAIMED: u32 = 4;
 }
 
 /// The header of a slot.

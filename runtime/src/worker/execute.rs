@@ -18,7 +18,7 @@ pub(super) fn execute(node: &Node, queue: &Queue, index: u32) {
     };
     let (status, output) = run(node, &slot);
     if !slot.complete(status, &output) {
-        queue.push_free(index);
+        queue.release(index);
     }
 }
 

@@ -87,7 +87,7 @@ fn serve(node: &Node, queue: Queue, lane_index: u32, mut idle: Idle, counters: &
         if let Some(s) = queue.try_slot(slot)
             && !s.complete(TaskStatus::Stopping, b"runtime stopping")
         {
-            queue.push_free(slot);
+            queue.release(slot);
         }
     }
     debug!(lane = lane_index, "worker stopped");

@@ -1,0 +1,95 @@
+//! Reclaims what dead client processes held: slots they had taken but not
+//! submitted (`CLAIMED`), and slots whose output they never collected
+//! (`DONE`). Slots they submitted are finished by the workers first and
+//! reclaimed on a later pass.
+//!
+//! `process_reaper_threads` threads share the slots (thread `i` scans every
+//! `n`-th slot) once per [`REAP_PERIOD`]. A pid reused by a new process keeps
+//! its predecessor's slots until that process exits too.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing::{debug, info};
+
+use crate::ipc::{Queue, state};
+use crate::node::Node;
+
+/// How often each slot is checked.
+pub const REAP_PERIOD: Duration = Duration::from_millis(500);
+
+/// The running reaper threads.
+#[derive(Debug)]
+pub struct Reapers {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Reapers {
+    /// Starts `count` reaper threads.
+    pub fn start(node: &Arc<Node>, queue: Queue, count: u32) -> std::io::Result<Reapers> {
+        let threads = (0..count)
+            .map(|i| {
+                let node = node.clone();
+                std::thread::Builder::new().name(format!("chi-reaper-{i}")).spawn(move || {
+                    while !node.stopping.load(Ordering::SeqCst) {
+                        let freed = reap(&queue, i, count);
+                        if freed > 0 {
+                            info!(slots = freed, "reclaimed task slots of client processes that died");
+                        }
+                        sleep_unless_stopping(&node, REAP_PERIOD);
+                    }
+                    debug!(reaper = i, "reaper stopped");
+                })
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(Reapers { threads })
+    }
+
+    /// Waits for the threads, which exit once the node is stopping.
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn sleep_unless_stopping(node: &Node, period: Duration) {
+    let step = Duration::from_millis(20);
+    let mut slept = Duration::ZERO;
+    while slept < period && !node.stopping.load(Ordering::SeqCst) {
+        std::thread::sleep(step);
+        slept += step;
+    }
+}
+
+/// One pass over this reaper's share of the slots; returns how many it freed.
+pub fn reap(queue: &Queue, index: u32, of: u32) -> u32 {
+    let me = std::process::id();
+    let mut alive: HashMap<u32, bool> = HashMap::new();
+    let mut freed = 0;
+    for i in (index..queue.layout().num_slots).step_by(of.max(1) as usize) {
+        let h = queue.slot(i).header;
+        let seen = h.state.load(Ordering::Acquire);
+        if seen != state::CLAIMED && seen != state::DONE {
+            continue;
+        }
+        let pid = h.owner_pid.load(Ordering::Relaxed);
+        if pid == 0 || pid == me || *alive.entry(pid).or_insert_with(|| process_alive(pid)) {
+            continue;
+        }
+        // Claim it first: the CAS fails if the slot moved on meanwhile.
+        if h.state.compare_exchange(seen, state::FREE, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+            queue.release(i);
+            freed += 1;
+        }
+    }
+    freed
+}
+
+fn process_alive(pid: u32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else { return false };
+    !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
+}
