@@ -68,6 +68,5 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("chimaera_compose: {error}");
-    ExitCode::from(code)
+    chimaera_util::fail("chimaera_compose", code, error)
 }

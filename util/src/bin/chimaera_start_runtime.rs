@@ -1,10 +1,9 @@
 //! `chimaera_start_runtime`: runs this node's runtime in the foreground.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chimaera::config::ConfigSource;
 use chimaera::server::{Runtime, StartOptions};
+use chimaera_util::ConfigFlag;
 use clap::Parser;
 use tracing::{info, warn};
 
@@ -24,9 +23,8 @@ use tracing::{info, warn};
 #[derive(Debug, Parser)]
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
-    /// Configuration file; overrides CHI_SERVER_CONF and WRP_RUNTIME_CONF.
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigFlag,
 
     /// Refuse to start if any compose entry fails (by default a failing
     /// entry is logged and the others are still created).
@@ -36,7 +34,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let source = ConfigSource::from_env(args.config.as_deref());
+    let source = args.config.source();
     let parsed = match source.load() {
         Ok(parsed) => parsed,
         Err(e) => return fail(2, &e),
@@ -66,6 +64,5 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("chimaera_start_runtime: {error}");
-    ExitCode::from(code)
+    chimaera_util::fail("chimaera_start_runtime", code, error)
 }

@@ -1,12 +1,11 @@
 //! `chimaera_stop_runtime`: stops this node's runtime through its admin pool.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chimaera::client::{Client, ClientError};
-use chimaera::config::ConfigSource;
 use chimaera::shm::{ShmIdentity, runtime_alive};
+use chimaera_util::ConfigFlag;
 use clap::Parser;
 
 /// Stop the Chimaera runtime of this node and wait until it has stopped.
@@ -20,9 +19,8 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
-    /// Configuration file naming the runtime's port.
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigFlag,
 
     /// The runtime's port; overrides the configuration.
     #[arg(long)]
@@ -37,7 +35,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let port = match args.port {
         Some(port) => port,
-        None => match ConfigSource::from_env(args.config.as_deref()).load() {
+        None => match args.config.source().load() {
             Ok(parsed) => parsed.config.networking.port,
             Err(e) => return fail(2, &e),
         },
@@ -66,6 +64,5 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("chimaera_stop_runtime: {error}");
-    ExitCode::from(code)
+    chimaera_util::fail("chimaera_stop_runtime", code, error)
 }

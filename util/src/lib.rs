@@ -1,0 +1,29 @@
+//! What the command-line tools share: the `--config` flag and the one-line
+//! error exit.
+
+use std::fmt::Display;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chimaera::config::ConfigSource;
+
+/// The `--config PATH` flag, with the precedence every tool applies.
+#[derive(Debug, clap::Args)]
+pub struct ConfigFlag {
+    /// Configuration file; overrides CHI_SERVER_CONF and WRP_RUNTIME_CONF.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigFlag {
+    /// Where the configuration comes from: this flag, then the variables.
+    pub fn source(&self) -> ConfigSource {
+        ConfigSource::from_env(self.config.as_deref())
+    }
+}
+
+/// Prints `<tool>: <error>` on stderr and returns exit code `code`.
+pub fn fail(tool: &str, code: u8, error: &dyn Display) -> ExitCode {
+    eprintln!("{tool}: {error}");
+    ExitCode::from(code)
+}
