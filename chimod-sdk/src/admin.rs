@@ -21,22 +21,53 @@ use crate::methods::FIRST_MODULE_METHOD;
 use crate::{Method, PoolId, PoolQuery};
 
 /// Creates a pool, or confirms it exists with the same parameters.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::CREATE_POOL.id, 10);
+/// ```
 pub const CREATE_POOL: Method<CreatePool, CreateOutcome> = Method::new(FIRST_MODULE_METHOD);
 /// Destroys a pool; its containers are destroyed (and flushed).
+///
+/// ```
+/// let bytes = chimod_sdk::admin::DESTROY_POOL.encode_input(&chimod_sdk::PoolId::new(300, 0)).unwrap();
+/// assert!(!bytes.is_empty());
+/// ```
 pub const DESTROY_POOL: Method<PoolId, ()> = Method::new(FIRST_MODULE_METHOD + 1);
 /// Lists every pool of this node.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::LIST_POOLS.decode_output(&[0]).unwrap(), vec![]);
+/// ```
 pub const LIST_POOLS: Method<(), Vec<PoolDescription>> = Method::new(FIRST_MODULE_METHOD + 2);
 /// Asks the runtime to stop.
+///
+/// ```
+/// use chimod_sdk::admin::{STOP_RUNTIME, StopRequest};
+/// let req = StopRequest { requested_by: "me".into() };
+/// assert!(STOP_RUNTIME.encode_input(&req).is_ok());
+/// ```
 pub const STOP_RUNTIME: Method<StopRequest, ()> = Method::new(FIRST_MODULE_METHOD + 3);
 /// Runtime statistics: workers, queues, tasks.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::RUNTIME_STATS.encode_input(&()).unwrap(), Vec::<u8>::new());
+/// ```
 pub const RUNTIME_STATS: Method<(), RuntimeStats> = Method::new(FIRST_MODULE_METHOD + 4);
 /// Flushes every pool; returns how many were flushed.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::FLUSH.decode_output(&[3]).unwrap(), 3);
+/// ```
 pub const FLUSH: Method<(), u32> = Method::new(FIRST_MODULE_METHOD + 5);
 /// Does nothing: the cheapest round trip through a module, for benchmarks
 /// and liveness checks.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::PING.handle(&[], |()| Ok(())).unwrap(), Vec::<u8>::new());
+/// ```
 pub const PING: Method<(), ()> = Method::new(FIRST_MODULE_METHOD + 6);
 
-/// A pool to create.
+/// A pool to create. See the module example above.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatePool {
     /// The module.
@@ -52,6 +83,12 @@ pub struct CreatePool {
 }
 
 /// What [`CREATE_POOL`] did.
+///
+/// ```
+/// use chimod_sdk::admin::{CREATE_POOL, CreateOutcome};
+/// let bytes = chimod_sdk::codec::encode(&CreateOutcome::AlreadyExists).unwrap();
+/// assert_eq!(CREATE_POOL.decode_output(&bytes).unwrap(), CreateOutcome::AlreadyExists);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CreateOutcome {
     /// A new pool.
@@ -61,6 +98,18 @@ pub enum CreateOutcome {
 }
 
 /// One pool, as [`LIST_POOLS`] reports it.
+///
+/// ```
+/// use chimod_sdk::admin::PoolDescription;
+/// let d = PoolDescription {
+///     pool_id: chimod_sdk::PoolId::ADMIN,
+///     pool_name: "chimaera_admin".into(),
+///     mod_name: "chimaera_admin".into(),
+///     pool_query: chimod_sdk::PoolQuery::Local,
+///     params_json: "{}".into(),
+/// };
+/// assert_eq!(d.pool_id.to_string(), "1.0");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolDescription {
     /// Its id.
@@ -76,6 +125,11 @@ pub struct PoolDescription {
 }
 
 /// Why a stop is asked for, for the runtime's log.
+///
+/// ```
+/// let r = chimod_sdk::admin::StopRequest { requested_by: "ops".into() };
+/// assert_eq!(r.requested_by, "ops");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopRequest {
     /// Who asks, e.g. `chimaera_stop_runtime (pid 4242)`.
@@ -83,6 +137,19 @@ pub struct StopRequest {
 }
 
 /// What [`RUNTIME_STATS`] reports.
+///
+/// ```
+/// use chimod_sdk::admin::{RuntimeStats, WorkerStats};
+/// let s = RuntimeStats {
+///     node_id: 0,
+///     uptime_ms: 5,
+///     pools: 1,
+///     workers: vec![WorkerStats { kind: "sched".into(), lane: 0, tasks_done: 7, queued: 0 }],
+///     slots_total: 10,
+///     slots_free: 10,
+/// };
+/// assert_eq!(s.workers[0].tasks_done, 7);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeStats {
     /// This node's id.
@@ -99,7 +166,7 @@ pub struct RuntimeStats {
     pub slots_free: u32,
 }
 
-/// One worker's figures.
+/// One worker's figures (see [`RuntimeStats`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerStats {
     /// `sched` or `slow`.

@@ -26,6 +26,18 @@ macro_rules! abi_types {
 abi_types! {
     /// What [`super::PLUGIN_SYMBOL`] returns. Frozen: fields are never
     /// changed or reordered, so any host can read any module's header.
+    ///
+    /// ```
+    /// # struct M;
+    /// # impl chimod_sdk::ChiMod for M {
+    /// #     type Params = chimod_sdk::NoParams;
+    /// #     fn create(_: &chimod_sdk::PoolInfo, _: chimod_sdk::NoParams) -> Result<Self, chimod_sdk::ModError> { Ok(M) }
+    /// # }
+    /// chimod_sdk::export_module!(M);
+    /// let header = unsafe { &*chimod_plugin() };
+    /// assert_eq!(header.magic, chimod_sdk::abi::MAGIC);
+    /// assert_eq!(header.layout_hash, chimod_sdk::abi::LAYOUT_HASH);
+    /// ```
     #[repr(C)]
     #[derive(Debug)]
     pub struct PluginHeader {
@@ -45,6 +57,17 @@ abi_types! {
 
     /// A module's entry points. All are `unsafe extern "C"`; every one
     /// catches panics and reports them through its status.
+    ///
+    /// ```
+    /// # struct M;
+    /// # impl chimod_sdk::ChiMod for M {
+    /// #     type Params = chimod_sdk::NoParams;
+    /// #     fn create(_: &chimod_sdk::PoolInfo, _: chimod_sdk::NoParams) -> Result<Self, chimod_sdk::ModError> { Ok(M) }
+    /// # }
+    /// chimod_sdk::export_module!(M);
+    /// let vtable = unsafe { &*(*chimod_plugin()).vtable };
+    /// assert!(!unsafe { vtable.name.as_str() }.is_empty());
+    /// ```
     #[repr(C)]
     #[derive(Debug)]
     pub struct ModuleVTable {
@@ -68,6 +91,14 @@ abi_types! {
     }
 
     /// What the host offers a module, handed over once at `init`.
+    ///
+    /// ```
+    /// use chimod_sdk::abi::{AbiBytes, AbiStr, HostApi, OutBuf, Status};
+    /// unsafe extern "C" fn log(_: u32, _: AbiStr, _: AbiStr, _: AbiStr, _: AbiStr) {}
+    /// unsafe extern "C" fn admin(_: *const std::ffi::c_void, _: u32, _: AbiBytes, _: OutBuf) -> Status { Status::ERROR }
+    /// let host = HostApi { max_level: 3, log, ctx: std::ptr::null(), admin };
+    /// assert_eq!(host.max_level, chimod_sdk::abi::LogLevelCode::INFO);
+    /// ```
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct HostApi {
@@ -82,6 +113,19 @@ abi_types! {
     }
 
     /// The identity of the pool (and this node's container of it) being created.
+    ///
+    /// ```
+    /// use chimod_sdk::abi::{AbiPoolInfo, AbiStr};
+    /// let info = AbiPoolInfo {
+    ///     pool_id: chimod_sdk::PoolId::new(300, 0),
+    ///     pool_name: AbiStr::new("ram_cache"),
+    ///     mod_name: AbiStr::new("chimaera_bdev"),
+    ///     pool_query: chimod_sdk::PoolQuery::Local as u32,
+    ///     node_id: 0,
+    ///     container_id: 0,
+    /// };
+    /// assert_eq!(unsafe { info.pool_name.as_str() }, "ram_cache");
+    /// ```
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct AbiPoolInfo {
@@ -101,6 +145,11 @@ abi_types! {
 
     /// A borrowed UTF-8 string, valid for the duration of one call
     /// (or `'static` where a field says so).
+    ///
+    /// ```
+    /// let s = chimod_sdk::abi::AbiStr::new("x");
+    /// assert_eq!(s.len, 1);
+    /// ```
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct AbiStr {
@@ -111,6 +160,11 @@ abi_types! {
     }
 
     /// Borrowed bytes, valid for the duration of one call.
+    ///
+    /// ```
+    /// let b = chimod_sdk::abi::AbiBytes::new(b"abc");
+    /// assert_eq!(b.len, 3);
+    /// ```
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct AbiBytes {
@@ -122,6 +176,12 @@ abi_types! {
 
     /// Where a module writes a call's output: the host's buffer and the host
     /// function that appends to it.
+    ///
+    /// ```
+    /// let mut v = Vec::new();
+    /// unsafe { chimod_sdk::abi::OutBuf::for_vec(&mut v).put(b"out") };
+    /// assert_eq!(v, b"out");
+    /// ```
     #[repr(C)]
     #[derive(Debug, Clone, Copy)]
     pub struct OutBuf {
@@ -133,6 +193,11 @@ abi_types! {
 
     /// The outcome of an entry point. A plain integer, not a Rust enum, so
     /// an unexpected value from a foreign module is not undefined behaviour.
+    ///
+    /// ```
+    /// use chimod_sdk::abi::Status;
+    /// assert_ne!(Status::OK, Status::PANIC);
+    /// ```
     #[repr(C)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Status {
