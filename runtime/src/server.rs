@@ -214,7 +214,7 @@ impl Runtime {
             reapers.join();
         }
         self.node.pools.destroy_all();
-        info!(identity = %self.segments.identity(), "stopped cleanly; shared memory removed");
+        info!(identity = %self.segments.identity(), "stopped cleanly; removing shared memory");
     }
 }
 
