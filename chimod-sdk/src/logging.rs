@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::{Event, Metadata, Subscriber};
 
 use crate::abi::{AbiStr, HostApi, LogLevelCode};
 
@@ -43,16 +43,6 @@ pub(crate) fn with_pool<R>(pool: &str, f: impl FnOnce() -> R) -> R {
     result
 }
 
-fn level_code(level: &Level) -> u32 {
-    match *level {
-        Level::ERROR => LogLevelCode::ERROR,
-        Level::WARN => LogLevelCode::WARN,
-        Level::INFO => LogLevelCode::INFO,
-        Level::DEBUG => LogLevelCode::DEBUG,
-        Level::TRACE => LogLevelCode::TRACE,
-    }
-}
-
 struct Forwarder {
     module: &'static str,
     max_level: u32,
@@ -60,7 +50,7 @@ struct Forwarder {
 
 impl Subscriber for Forwarder {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        level_code(metadata.level()) <= self.max_level
+        LogLevelCode::of(metadata.level()) <= self.max_level
     }
 
     fn new_span(&self, _: &Attributes<'_>) -> Id {
@@ -82,7 +72,7 @@ impl Subscriber for Forwarder {
             // the host copies what it keeps before returning.
             unsafe {
                 (host.log)(
-                    level_code(meta.level()),
+                    LogLevelCode::of(meta.level()),
                     AbiStr::new(self.module),
                     AbiStr::new(&pool),
                     AbiStr::new(meta.target()),

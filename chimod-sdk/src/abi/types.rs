@@ -237,6 +237,23 @@ impl LogLevelCode {
     pub const DEBUG: u32 = 4;
     /// Tracing.
     pub const TRACE: u32 = 5;
+
+    /// The code of a `tracing` level: the one mapping both sides of the
+    /// boundary use.
+    ///
+    /// ```
+    /// use chimod_sdk::abi::LogLevelCode;
+    /// assert_eq!(LogLevelCode::of(&tracing::Level::WARN), LogLevelCode::WARN);
+    /// ```
+    pub fn of(level: &tracing::Level) -> u32 {
+        match *level {
+            tracing::Level::ERROR => Self::ERROR,
+            tracing::Level::WARN => Self::WARN,
+            tracing::Level::INFO => Self::INFO,
+            tracing::Level::DEBUG => Self::DEBUG,
+            tracing::Level::TRACE => Self::TRACE,
+        }
+    }
 }
 
 impl AbiStr {

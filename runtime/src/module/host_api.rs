@@ -31,14 +31,7 @@ impl HostContext {
 
 /// The table handed to every module at load.
 pub(super) fn host_api(ctx: HostContext) -> HostApi {
-    let max_level = match LevelFilter::current().into_level() {
-        None => 0,
-        Some(tracing::Level::ERROR) => LogLevelCode::ERROR,
-        Some(tracing::Level::WARN) => LogLevelCode::WARN,
-        Some(tracing::Level::INFO) => LogLevelCode::INFO,
-        Some(tracing::Level::DEBUG) => LogLevelCode::DEBUG,
-        Some(tracing::Level::TRACE) => LogLevelCode::TRACE,
-    };
+    let max_level = LevelFilter::current().into_level().map_or(0, |level| LogLevelCode::of(&level));
     HostApi { max_level, log: module_log, ctx: ctx.0, admin: host_admin }
 }
 

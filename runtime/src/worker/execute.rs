@@ -7,16 +7,19 @@ use tracing::warn;
 
 use crate::ipc::{Queue, Slot, TaskStatus};
 use crate::module::CreateError;
-use crate::node::Node;
+use crate::node::{Node, WorkerCounters};
 
 /// Runs the task in slot `index` and completes it. Nothing a client wrote
 /// into the slot can make this panic or touch memory outside the slot.
-pub(super) fn execute(node: &Node, queue: &Queue, index: u32) {
+/// The task is counted before its slot is handed back, so a client that
+/// has its result never sees statistics without it.
+pub(super) fn execute(node: &Node, queue: &Queue, index: u32, counters: &WorkerCounters) {
     let Some(slot) = queue.try_slot(index) else {
         warn!(index, "a lane held slot index {index}, beyond the queue's slots; ignored");
         return;
     };
     let (status, output) = run(node, &slot);
+    counters.tasks_done.fetch_add(1, Ordering::Relaxed);
     if !slot.complete(status, &output) {
         queue.release(index);
     }

@@ -73,8 +73,7 @@ fn serve(node: &Node, queue: Queue, lane_index: u32, mut idle: Idle, counters: &
     debug!(lane = lane_index, "worker started");
     loop {
         if let Some(slot) = lane.pop(capacity) {
-            execute(node, &queue, slot);
-            counters.tasks_done.fetch_add(1, Ordering::Relaxed);
+            execute(node, &queue, slot, counters);
             idle.reset();
             continue;
         }
