@@ -145,11 +145,13 @@ fn bad_entries_fail_alone_with_clear_errors() {
     assert!(ready.contains("pools 2 created 8 failed"), "{ready}");
     let log = rt.log();
     let dir = modules.display();
+    let (sdk, abi) = (chimod_sdk::abi::SDK_VERSION, chimod_sdk::abi::ABI_VERSION);
     let expected = [
         "compose[1] (oot_module 501.0): module panicked: asked to panic in create".to_owned(),
         "compose[2] (oot_module 502.0): greeting: required key is missing".to_owned(),
         format!(
-            "compose[3] (mismatched_module 503.0): {dir}/libmismatched_module.so was built with chimod-sdk 0.1.0 (ABI 2), but this runtime uses chimod-sdk 0.1.0 (ABI 1)"
+            "compose[3] (mismatched_module 503.0): {dir}/libmismatched_module.so was built with chimod-sdk {sdk} (ABI {}), but this runtime uses chimod-sdk {sdk} (ABI {abi})",
+            abi + 1
         ),
         format!(
             "compose[4] (not_a_module 504.0): {dir}/libnot_a_module.so is not a Chimaera module: it has no `chimod_plugin` symbol"

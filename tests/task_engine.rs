@@ -6,45 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chimaera::client::{Client, ClientError, TaskSpec};
+use chimaera_test_support::oot::{GREET, PANIC, SLEEP};
 use chimaera_test_support::{
-    OOT_MODULE, RuntimeProcess, SMALL_CONFIG, StartedRuntime, artifacts, fixture_modules,
+    ECHO, GREETER, RuntimeProcess, SMALL_CONFIG, StartedRuntime, TWO_PLUS_ONE, artifacts, attach,
+    start_with_pools, tasks_done,
 };
+use chimod_sdk::PoolId;
 use chimod_sdk::admin::{CreateOutcome, PING};
-use chimod_sdk::{Method, PoolId};
-
-// The fixture and example modules' methods, as a client declares them.
-const GREET: Method<String, String> = Method::new(10);
-const PANIC: Method<(), ()> = Method::new(11);
-const SLEEP: Method<u64, ()> = Method::new(12);
-const ECHO: Method<Vec<u8>, Vec<u8>> = Method::new(11);
-
-const GREETER: PoolId = PoolId::new(500, 0);
-
-fn with_pools(workers: &str, extra_runtime: &str) -> String {
-    let base = SMALL_CONFIG.replace("workers:\n  sched_threads: 1\n  slow_threads: 1\n", workers);
-    let depth = if extra_runtime.contains("queue_depth") { "" } else { "  queue_depth: 64\n" };
-    format!(
-        "{base}runtime:\n{depth}{extra_runtime}compose:\n  - mod_name: {OOT_MODULE}\n    pool_name: greeter\n    pool_query: local\n    pool_id: 500.0\n    greeting: hello\n{}",
-        (0..4)
-            .map(|i| format!(
-                "  - mod_name: chimaera_custom_mod\n    pool_name: custom{i}\n    pool_query: local\n    pool_id: 400.{i}\n    custom_param1: a\n    custom_param2: b\n"
-            ))
-            .collect::<String>()
-    )
-}
 
 fn start(workers: &str, extra_runtime: &str) -> StartedRuntime {
-    RuntimeProcess::new(&with_pools(workers, extra_runtime)).env("CHI_REPO_PATH", fixture_modules()).start()
-}
-
-const TWO_PLUS_ONE: &str = "workers:\n  sched_threads: 2\n  slow_threads: 1\n";
-
-fn attach(rt: &StartedRuntime) -> Client {
-    Client::attach_port(rt.spec().port(), Duration::from_secs(10)).expect("attach")
-}
-
-fn tasks_done(client: &Client) -> u64 {
-    client.admin().stats().unwrap().workers.iter().map(|w| w.tasks_done).sum()
+    start_with_pools(workers, extra_runtime)
 }
 
 #[test]

@@ -66,6 +66,61 @@ pub const FLUSH: Method<(), u32> = Method::new(FIRST_MODULE_METHOD + 5);
 /// assert_eq!(chimod_sdk::admin::PING.handle(&[], |()| Ok(())).unwrap(), Vec::<u8>::new());
 /// ```
 pub const PING: Method<(), ()> = Method::new(FIRST_MODULE_METHOD + 6);
+/// Runs a pool method every `period_ms` from now on; returns the periodic
+/// task's id.
+///
+/// ```
+/// use chimod_sdk::admin::{SCHEDULE_PERIODIC, SchedulePeriodic};
+/// let req = SchedulePeriodic { pool_id: chimod_sdk::PoolId::new(400, 0), method: 12, input: vec![], period_ms: 100 };
+/// assert!(SCHEDULE_PERIODIC.encode_input(&req).is_ok());
+/// ```
+pub const SCHEDULE_PERIODIC: Method<SchedulePeriodic, u64> = Method::new(FIRST_MODULE_METHOD + 7);
+/// Cancels a periodic task by id.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::CANCEL_PERIODIC.encode_input(&3).unwrap(), [3]);
+/// ```
+pub const CANCEL_PERIODIC: Method<u64, ()> = Method::new(FIRST_MODULE_METHOD + 8);
+/// The heartbeat: the runtime runs it every `runtime.heartbeat_interval` ms.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::HEARTBEAT.id, 19);
+/// ```
+pub const HEARTBEAT: Method<(), ()> = Method::new(FIRST_MODULE_METHOD + 9);
+
+/// A periodic task to schedule (see [`SCHEDULE_PERIODIC`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulePeriodic {
+    /// Target pool.
+    pub pool_id: PoolId,
+    /// Method number.
+    pub method: u32,
+    /// Encoded input, the same for every run.
+    pub input: Vec<u8>,
+    /// Milliseconds between runs (at least 1).
+    pub period_ms: u64,
+}
+
+/// One periodic task's figures (see [`RuntimeStats`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodicStats {
+    /// Its id.
+    pub id: u64,
+    /// Target pool.
+    pub pool_id: PoolId,
+    /// Method number.
+    pub method: u32,
+    /// Milliseconds between runs.
+    pub period_ms: u64,
+    /// Runs finished.
+    pub runs: u64,
+    /// Runs that failed.
+    pub failures: u64,
+    /// Ticks skipped because the previous run was still going.
+    pub skipped: u64,
+    /// The latest failure's message.
+    pub last_error: Option<String>,
+}
 
 /// A pool to create. See the module example above.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,9 +199,11 @@ pub struct StopRequest {
 ///     node_id: 0,
 ///     uptime_ms: 5,
 ///     pools: 1,
-///     workers: vec![WorkerStats { kind: "sched".into(), lane: 0, tasks_done: 7, queued: 0 }],
+///     workers: vec![WorkerStats { kind: "sched".into(), lane: 0, tasks_done: 7, queued: 0, suspended: 0, subtasks_pending: 0 }],
 ///     slots_total: 10,
 ///     slots_free: 10,
+///     heartbeats: 0,
+///     periodic: vec![],
 /// };
 /// assert_eq!(s.workers[0].tasks_done, 7);
 /// ```
@@ -164,6 +221,10 @@ pub struct RuntimeStats {
     pub slots_total: u32,
     /// Task slots free now (neither in flight nor held by a client).
     pub slots_free: u32,
+    /// Heartbeats run since start.
+    pub heartbeats: u64,
+    /// Periodic tasks, the heartbeat included.
+    pub periodic: Vec<PeriodicStats>,
 }
 
 /// One worker's figures (see [`RuntimeStats`]).
@@ -177,4 +238,8 @@ pub struct WorkerStats {
     pub tasks_done: u64,
     /// Tasks waiting in its lane now.
     pub queued: u64,
+    /// Tasks suspended on it now, waiting for subtasks.
+    pub suspended: u64,
+    /// Subtasks handed to it and not finished.
+    pub subtasks_pending: u64,
 }

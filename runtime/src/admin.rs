@@ -1,9 +1,13 @@
 //! The admin operations, run for the `chimaera_admin` module on this node.
 
 use chimod_sdk::PoolId;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use chimod_sdk::admin::{
-    CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, LIST_POOLS, PING, PoolDescription,
-    RUNTIME_STATS, RuntimeStats, STOP_RUNTIME, WorkerStats,
+    CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, HEARTBEAT, LIST_POOLS,
+    PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME,
+    SchedulePeriodic, WorkerStats,
 };
 use tracing::info;
 
@@ -33,6 +37,20 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
         m if m == RUNTIME_STATS.id => RUNTIME_STATS.handle(input, |()| Ok(stats(node))).map_err(text),
         m if m == FLUSH.id => FLUSH.handle(input, |()| flush(node).map_err(Into::into)).map_err(text),
         m if m == PING.id => PING.handle(input, |()| Ok(())).map_err(text),
+        m if m == SCHEDULE_PERIODIC.id => SCHEDULE_PERIODIC
+            .handle(input, |req| schedule_periodic(node, req).map_err(Into::into))
+            .map_err(text),
+        m if m == CANCEL_PERIODIC.id => CANCEL_PERIODIC
+            .handle(input, |id| {
+                if node.periodic.cancel(id) { Ok(()) } else { Err(format!("no periodic task {id}").into()) }
+            })
+            .map_err(text),
+        m if m == HEARTBEAT.id => HEARTBEAT
+            .handle(input, |()| {
+                node.heartbeats.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })
+            .map_err(text),
         other => Err(format!("chimaera_admin has no method {other}")),
     }
 }
@@ -66,6 +84,24 @@ fn create_pool(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
     node.pools.create(spec, &node.modules).map_err(|e| e.to_string())?;
     info!(pool_id = %id, "pool created through the admin pool");
     Ok(CreateOutcome::Created)
+}
+
+fn schedule_periodic(node: &Node, req: SchedulePeriodic) -> Result<u64, String> {
+    if req.period_ms == 0 {
+        return Err("period_ms must be at least 1".to_owned());
+    }
+    if node.pools.get(req.pool_id).is_none() {
+        return Err(format!("no pool {} on this node", req.pool_id));
+    }
+    let entry = crate::worker::schedule_periodic(
+        node,
+        req.pool_id,
+        req.method,
+        req.input,
+        Duration::from_millis(req.period_ms),
+    )?;
+    info!(id = entry.id, pool = %req.pool_id, method = req.method, period_ms = req.period_ms, "periodic task scheduled");
+    Ok(entry.id)
 }
 
 fn destroy_pool(node: &Node, id: PoolId) -> Result<(), String> {
@@ -102,8 +138,10 @@ fn stats(node: &Node) -> RuntimeStats {
                 .map(|w| WorkerStats {
                     kind: w.kind.to_owned(),
                     lane: w.lane,
-                    tasks_done: w.counters.tasks_done.load(std::sync::atomic::Ordering::Relaxed),
+                    tasks_done: w.counters.tasks_done.load(Ordering::Relaxed),
                     queued: queue.map_or(0, |q| q.lane(w.lane).len()),
+                    suspended: w.counters.suspended.load(Ordering::Relaxed),
+                    subtasks_pending: w.inbox.pending() as u64,
                 })
                 .collect()
         })
@@ -111,9 +149,7 @@ fn stats(node: &Node) -> RuntimeStats {
     let (slots_total, slots_free) = queue.map_or((0, 0), |q| {
         let total = q.layout().num_slots;
         let free = (0..total)
-            .filter(|i| {
-                q.slot(*i).header.state.load(std::sync::atomic::Ordering::Relaxed) == crate::ipc::state::FREE
-            })
+            .filter(|i| q.slot(*i).header.state.load(Ordering::Relaxed) == crate::ipc::state::FREE)
             .count();
         (total, free as u32)
     });
@@ -124,6 +160,22 @@ fn stats(node: &Node) -> RuntimeStats {
         uptime_ms: node.started.elapsed().as_millis() as u64,
         pools: node.pools.list().len() as u32,
         workers,
+        heartbeats: node.heartbeats.load(Ordering::Relaxed),
+        periodic: node
+            .periodic
+            .list()
+            .iter()
+            .map(|e| PeriodicStats {
+                id: e.id,
+                pool_id: e.pool,
+                method: e.method,
+                period_ms: e.period.as_millis() as u64,
+                runs: e.runs.load(Ordering::Relaxed),
+                failures: e.failures.load(Ordering::Relaxed),
+                skipped: e.skipped.load(Ordering::Relaxed),
+                last_error: e.last_error(),
+            })
+            .collect(),
     }
 }
 

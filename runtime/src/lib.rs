@@ -11,6 +11,8 @@
 //! - [`compose`]: the admin pool and the `compose:` section at start-up.
 //! - [`server`]: the runtime process's start, serve and stop.
 //! - [`stop`]: how a stop is requested.
+//! - [`worker`]: the threads that run tasks, each task on its own fiber.
+//! - [`task`]: subtasks and periodic tasks, which start inside the runtime.
 
 pub mod admin;
 pub mod client;
@@ -25,4 +27,5 @@ pub mod reaper;
 pub mod server;
 pub mod shm;
 pub mod stop;
+pub mod task;
 pub mod worker;

@@ -2,7 +2,7 @@
 //! operations and module callbacks all need, owned in one place and passed
 //! by reference (no globals).
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -10,12 +10,16 @@ use crate::ipc::Queue;
 use crate::module::{HostContext, ModuleManager, ModuleSearchPath};
 use crate::pool::PoolManager;
 use crate::stop::StopSignal;
+use crate::task::PeriodicTasks;
+use crate::worker::Inbox;
 
 /// Counters one worker keeps.
 #[derive(Debug, Default)]
 pub struct WorkerCounters {
     /// Tasks completed.
     pub tasks_done: AtomicU64,
+    /// Tasks suspended now, waiting for subtasks.
+    pub suspended: AtomicU64,
 }
 
 /// One worker as statistics describe it.
@@ -27,6 +31,8 @@ pub struct WorkerInfo {
     pub lane: u32,
     /// Its counters.
     pub counters: Arc<WorkerCounters>,
+    /// Its inbox of subtasks.
+    pub inbox: Arc<Inbox>,
 }
 
 /// This node's runtime state.
@@ -48,6 +54,14 @@ pub struct Node {
     pub queue: OnceLock<Queue>,
     /// The workers, once started.
     pub workers: OnceLock<Vec<WorkerInfo>>,
+    /// Each worker's inbox, indexed by lane, once the workers start.
+    pub inboxes: OnceLock<Vec<Arc<Inbox>>>,
+    /// Spreads subtasks and periodic tasks over workers.
+    pub route_counter: AtomicU32,
+    /// Periodic tasks.
+    pub periodic: PeriodicTasks,
+    /// Heartbeats run so far.
+    pub heartbeats: AtomicU64,
 }
 
 impl Node {
@@ -65,6 +79,15 @@ impl Node {
             started: Instant::now(),
             queue: OnceLock::new(),
             workers: OnceLock::new(),
+            inboxes: OnceLock::new(),
+            route_counter: AtomicU32::new(0),
+            periodic: PeriodicTasks::default(),
+            heartbeats: AtomicU64::new(0),
         })
+    }
+
+    /// Scheduler workers (the first lanes), once the queue exists.
+    pub fn sched_workers(&self) -> u32 {
+        self.queue.get().map_or(0, |q| q.layout().sched_lanes)
     }
 }

@@ -12,6 +12,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use chimod_sdk::PoolId;
+
 use tracing::{info, warn};
 
 use crate::compose::{ComposeReport, create_admin_pool, run_compose};
@@ -145,6 +147,15 @@ impl Runtime {
                 return Err(StartError::Os { what: "worker threads", source });
             }
         };
+        if let Err(e) = crate::worker::schedule_periodic(
+            &node,
+            PoolId::ADMIN,
+            chimod_sdk::admin::HEARTBEAT.id,
+            Vec::new(),
+            config.runtime.heartbeat_interval,
+        ) {
+            warn!("no heartbeat: {e}");
+        }
         let reapers = match Reapers::start(&node, queue, config.workers.process_reaper_threads) {
             Ok(reapers) => reapers,
             Err(source) => {

@@ -93,10 +93,13 @@ abi_types! {
     /// What the host offers a module, handed over once at `init`.
     ///
     /// ```
-    /// use chimod_sdk::abi::{AbiBytes, AbiStr, HostApi, OutBuf, Status};
+    /// use chimod_sdk::abi::{AbiBytes, AbiStr, AbiSubtask, HostApi, OutBuf, Status};
     /// unsafe extern "C" fn log(_: u32, _: AbiStr, _: AbiStr, _: AbiStr, _: AbiStr) {}
     /// unsafe extern "C" fn admin(_: *const std::ffi::c_void, _: u32, _: AbiBytes, _: OutBuf) -> Status { Status::ERROR }
-    /// let host = HostApi { max_level: 3, log, ctx: std::ptr::null(), admin };
+    /// unsafe extern "C" fn submit(_: *const std::ffi::c_void, _: *const AbiSubtask, _: *mut u64, _: OutBuf) -> Status { Status::ERROR }
+    /// unsafe extern "C" fn wait(_: *const std::ffi::c_void, _: u64, _: OutBuf) -> Status { Status::ERROR }
+    /// unsafe extern "C" fn forget(_: *const std::ffi::c_void, _: u64) {}
+    /// let host = HostApi { max_level: 3, log, ctx: std::ptr::null(), admin, submit, wait, forget };
     /// assert_eq!(host.max_level, chimod_sdk::abi::LogLevelCode::INFO);
     /// ```
     #[repr(C)]
@@ -110,6 +113,36 @@ abi_types! {
         pub ctx: *const c_void,
         /// Runs an admin operation (see `chimod_sdk::admin`) on encoded input.
         pub admin: unsafe extern "C" fn(ctx: *const c_void, method: u32, input: AbiBytes, out: OutBuf) -> Status,
+        /// Submits a subtask. On success writes its handle to `handle`;
+        /// on failure writes the message to `out`.
+        pub submit: unsafe extern "C" fn(ctx: *const c_void, task: *const AbiSubtask, handle: *mut u64, out: OutBuf) -> Status,
+        /// Waits for a subtask and consumes its handle: the calling task is
+        /// suspended, its worker runs other tasks meanwhile. Writes the
+        /// subtask's output, or its error message, to `out`.
+        pub wait: unsafe extern "C" fn(ctx: *const c_void, handle: u64, out: OutBuf) -> Status,
+        /// Consumes a subtask's handle without waiting; the subtask still runs.
+        pub forget: unsafe extern "C" fn(ctx: *const c_void, handle: u64),
+    }
+
+    /// A task a module sends to a pool (its own or another module's) while
+    /// it runs a task.
+    ///
+    /// ```
+    /// use chimod_sdk::abi::{AbiBytes, AbiSubtask};
+    /// let t = AbiSubtask { pool_id: chimod_sdk::PoolId::ADMIN, method: 16, flags: 0, input: AbiBytes::new(&[]) };
+    /// assert_eq!(t.flags & AbiSubtask::LONG, 0);
+    /// ```
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy)]
+    pub struct AbiSubtask {
+        /// Target pool.
+        pub pool_id: PoolId,
+        /// Method number.
+        pub method: u32,
+        /// `AbiSubtask::LONG`, or 0.
+        pub flags: u32,
+        /// Encoded input, borrowed for the `submit` call.
+        pub input: AbiBytes,
     }
 
     /// The identity of the pool (and this node's container of it) being created.
@@ -206,6 +239,12 @@ abi_types! {
     }
 }
 
+impl AbiSubtask {
+    /// Flag: the subtask is long (an estimated 50 µs or more) and runs on a
+    /// slow worker.
+    pub const LONG: u32 = 1;
+}
+
 impl Status {
     /// Success; `out` holds the output.
     pub const OK: Status = Status { code: 0 };
@@ -215,6 +254,10 @@ impl Status {
     pub const PANIC: Status = Status { code: 2 };
     /// The parameters did not decode; `out` holds `<key>: <what was wrong>`.
     pub const BAD_PARAMS: Status = Status { code: 3 };
+    /// The target pool does not exist; `out` holds the message.
+    pub const NO_POOL: Status = Status { code: 4 };
+    /// The runtime is stopping; the task did not run.
+    pub const STOPPING: Status = Status { code: 5 };
 }
 
 /// Log levels as `HostApi::log` numbers them.

@@ -14,13 +14,20 @@
 //!       retries: 3
 //! ```
 //!
-//! Built as `cdylib` (the module) and `rlib`, so clients can share
-//! [`PARAMS`] and [`ECHO`] with it.
+//! Besides its parameters it shows the two things most modules need beyond
+//! plain methods: [`RELAY`] sends subtasks to another pool (any module's)
+//! and waits for them without blocking its worker, and [`TICK`] is a method
+//! meant to be run as a periodic task.
+//!
+//! Built as `cdylib` (the module) and `rlib`, so clients share the
+//! [`Method`] constants with it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use chimod_sdk::host::{self, TaskLength};
 use chimod_sdk::methods::FIRST_MODULE_METHOD;
-use chimod_sdk::{ChiMod, Method, ModError, PoolInfo, Size};
+use chimod_sdk::{ChiMod, Method, ModError, PoolId, PoolInfo, Size};
 use serde::{Deserialize, Serialize};
 
 /// The module's own compose keys.
@@ -43,11 +50,43 @@ pub struct CustomParams {
 pub const PARAMS: Method<(), CustomParams> = Method::new(FIRST_MODULE_METHOD);
 /// Returns its input unchanged.
 pub const ECHO: Method<Vec<u8>, Vec<u8>> = Method::new(FIRST_MODULE_METHOD + 1);
+/// Sends `copies` subtasks to another pool, waits for all, and returns
+/// their outputs in order.
+pub const RELAY: Method<Relay, Vec<Vec<u8>>> = Method::new(FIRST_MODULE_METHOD + 2);
+/// Counts a tick and returns the count: a method to run periodically.
+pub const TICK: Method<(), u64> = Method::new(FIRST_MODULE_METHOD + 3);
+
+/// What [`RELAY`] sends.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Relay {
+    /// Target pool.
+    pub pool_id: PoolId,
+    /// Target method.
+    pub method: u32,
+    /// Encoded input for the target method.
+    pub input: Vec<u8>,
+    /// Whether the target method is long (runs on slow workers).
+    pub long: bool,
+    /// How many identical subtasks to send at once.
+    pub copies: u32,
+}
 
 /// A container of the custom module.
 #[derive(Debug)]
 pub struct CustomMod {
     params: CustomParams,
+    ticks: AtomicU64,
+}
+
+impl CustomMod {
+    fn relay(&self, relay: Relay) -> Result<Vec<Vec<u8>>, ModError> {
+        let length = if relay.long { TaskLength::Long } else { TaskLength::Short };
+        // Submit every copy before waiting for any: they run in parallel.
+        let pending = (0..relay.copies.max(1))
+            .map(|_| host::submit_as(relay.pool_id, relay.method, &relay.input, length))
+            .collect::<Result<Vec<_>, _>>()?;
+        pending.into_iter().map(|p| p.wait()).collect()
+    }
 }
 
 impl ChiMod for CustomMod {
@@ -61,19 +100,21 @@ impl ChiMod for CustomMod {
             params.buffer_size.map(|s| s.bytes()),
             params.options
         );
-        Ok(CustomMod { params })
+        Ok(CustomMod { params, ticks: AtomicU64::new(0) })
     }
 
     fn call(&self, method: u32, input: &[u8]) -> Result<Vec<u8>, ModError> {
         match method {
             m if m == PARAMS.id => PARAMS.handle(input, |()| Ok(self.params.clone())),
             m if m == ECHO.id => ECHO.handle(input, Ok),
+            m if m == RELAY.id => RELAY.handle(input, |relay| self.relay(relay)),
+            m if m == TICK.id => TICK.handle(input, |()| Ok(self.ticks.fetch_add(1, Ordering::Relaxed) + 1)),
             other => Err(ModError::new(format!("chimaera_custom_mod has no method {other}"))),
         }
     }
 
     fn stats(&self) -> serde_json::Value {
-        serde_json::json!({ "params": self.params })
+        serde_json::json!({ "params": self.params, "ticks": self.ticks.load(Ordering::Relaxed) })
     }
 }
 

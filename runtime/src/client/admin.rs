@@ -1,11 +1,16 @@
 //! The typed client of the admin pool: the pattern a module author copies
 //! for a module of their own (one method per `Method` constant).
 
-use chimod_sdk::PoolId;
+use std::time::Duration;
+
 use chimod_sdk::admin::{
-    CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, LIST_POOLS, PING, PoolDescription,
-    RUNTIME_STATS, RuntimeStats, STOP_RUNTIME, StopRequest,
+    CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, LIST_POOLS, PING,
+    PoolDescription, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic,
+    StopRequest,
 };
+use chimod_sdk::{Method, PoolId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::{Client, ClientError};
 use crate::config::ComposeEntry;
@@ -61,6 +66,29 @@ impl<'c> AdminClient<'c> {
     /// Flushes every pool.
     pub fn flush(&self) -> Result<u32, ClientError> {
         self.client.call_method(PoolId::ADMIN, FLUSH, &())
+    }
+
+    /// Runs `method` of `pool` on `input` every `period` from now on;
+    /// returns the periodic task's id (see [`RuntimeStats::periodic`]).
+    pub fn schedule_periodic<I: Serialize + DeserializeOwned, O: Serialize + DeserializeOwned>(
+        &self,
+        pool: PoolId,
+        method: Method<I, O>,
+        input: &I,
+        period: Duration,
+    ) -> Result<u64, ClientError> {
+        let request = SchedulePeriodic {
+            pool_id: pool,
+            method: method.id,
+            input: method.encode_input(input)?,
+            period_ms: period.as_millis() as u64,
+        };
+        self.client.call_method(PoolId::ADMIN, SCHEDULE_PERIODIC, &request)
+    }
+
+    /// Cancels a periodic task.
+    pub fn cancel_periodic(&self, id: u64) -> Result<(), ClientError> {
+        self.client.call_method(PoolId::ADMIN, CANCEL_PERIODIC, &id)
     }
 
     /// A no-op round trip.

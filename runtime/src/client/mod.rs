@@ -21,7 +21,7 @@ mod admin;
 mod error;
 mod lane_choice;
 
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chimod_sdk::{Method, PoolId};
@@ -33,7 +33,7 @@ pub use self::error::ClientError;
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;
 use self::lane_choice::choose_lane;
 use crate::config::RuntimeConfig;
-use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, futex_wake, state};
+use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
 
 /// How often a sleeping client checks that the runtime is still alive.
@@ -195,12 +195,7 @@ impl Client {
                 return Err(e);
             }
         }
-        // Pairs with the worker's fence between announcing sleep and
-        // re-checking its lane.
-        fence(Ordering::SeqCst);
-        if lane.doorbell.swap(0, Ordering::SeqCst) != 0 {
-            futex_wake(&lane.doorbell);
-        }
+        lane.ring();
         Ok(index)
     }
 

@@ -8,7 +8,7 @@
 //! consumer waits for that sequence (acquire), takes the index, and hands the
 //! cell back to producers by storing `pos + capacity`.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 /// A lane's head. `capacity` cells follow it in memory.
 #[derive(Debug)]
@@ -117,6 +117,17 @@ impl Lane {
             } else {
                 pos = self.dequeue_pos.load(Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Wakes the lane's worker if it sleeps (or is about to), after
+    /// something was queued for it.
+    pub fn ring(&self) {
+        // Pairs with the worker's fence between announcing its sleep and
+        // looking for work once more.
+        fence(Ordering::SeqCst);
+        if self.doorbell.swap(0, Ordering::SeqCst) != 0 {
+            super::futex_wake(&self.doorbell);
         }
     }
 

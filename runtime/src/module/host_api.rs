@@ -1,13 +1,18 @@
-//! What the runtime offers modules: its log, and (for the admin module) its
-//! admin operations.
+//! What the runtime offers modules: its log, subtasks to any pool, and (for
+//! the admin module) its admin operations. No callback unwinds into a
+//! module: each catches the runtime's own panics and reports an error.
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use chimod_sdk::abi::{AbiBytes, AbiStr, HostApi, LogLevelCode, OutBuf, Status};
+use std::sync::Arc;
+
+use chimod_sdk::abi::{AbiBytes, AbiStr, AbiSubtask, HostApi, LogLevelCode, OutBuf, Status};
 use tracing::level_filters::LevelFilter;
 
+use crate::ipc::TaskStatus;
 use crate::node::Node;
+use crate::task::{Completion, InternalTask, Outcome};
 
 /// The runtime state admin callbacks act on; null outside a runtime (tests
 /// that load modules in-process).
@@ -32,7 +37,15 @@ impl HostContext {
 /// The table handed to every module at load.
 pub(super) fn host_api(ctx: HostContext) -> HostApi {
     let max_level = LevelFilter::current().into_level().map_or(0, |level| LogLevelCode::of(&level));
-    HostApi { max_level, log: module_log, ctx: ctx.0, admin: host_admin }
+    HostApi {
+        max_level,
+        log: module_log,
+        ctx: ctx.0,
+        admin: host_admin,
+        submit: host_submit,
+        wait: host_wait,
+        forget: host_forget,
+    }
 }
 
 /// Re-emits a module's log line in the runtime's log, tagged with the module
@@ -50,22 +63,100 @@ unsafe extern "C" fn module_log(level: u32, module: AbiStr, pool: AbiStr, target
     }
 }
 
-/// Runs an admin operation for the admin module. Never unwinds into it.
+/// The node behind `ctx`, or the error for a module loaded outside a runtime.
+///
+/// # Safety
+/// A non-null `ctx` must be the `Node` of `HostContext::new`, which is
+/// alive during every module call.
+unsafe fn node<'a>(ctx: *const c_void, what: &str) -> Result<&'a Node, String> {
+    if ctx.is_null() {
+        return Err(format!("{what} need a running runtime"));
+    }
+    // SAFETY: forwarded from the caller.
+    Ok(unsafe { &*ctx.cast::<Node>() })
+}
+
+/// Writes `bytes` to the module's buffer and returns `status`.
+fn reply(out: OutBuf, status: Status, bytes: &[u8]) -> Status {
+    // SAFETY: `out` is the module's buffer for the current call.
+    unsafe { out.put(bytes) };
+    status
+}
+
+/// Runs an admin operation for the admin module.
 unsafe extern "C" fn host_admin(ctx: *const c_void, method: u32, input: AbiBytes, out: OutBuf) -> Status {
-    let result = if ctx.is_null() {
-        Err("admin operations need a running runtime".to_owned())
-    } else {
-        // SAFETY: a non-null ctx is the `Node` of `HostContext::new`, alive
-        // during every module call; `input` lives for this call.
-        let (node, input) = unsafe { (&*ctx.cast::<Node>(), input.as_slice()) };
+    // SAFETY: ctx comes from the host table given to this module; `input`
+    // lives for this call.
+    let result = unsafe { node(ctx, "admin operations") }.and_then(|node| {
+        // SAFETY: the module's input lives for this call.
+        let input = unsafe { input.as_slice() };
         catch_unwind(AssertUnwindSafe(|| crate::admin::handle(node, method, input)))
             .unwrap_or_else(|_| Err(format!("admin operation {method} panicked in the runtime")))
+    });
+    match result {
+        Ok(bytes) => reply(out, Status::OK, &bytes),
+        Err(message) => reply(out, Status::ERROR, message.as_bytes()),
+    }
+}
+
+/// Submits a module's subtask; its handle is a counted reference to the
+/// subtask's completion, consumed by `wait` or `forget`.
+unsafe extern "C" fn host_submit(
+    ctx: *const c_void,
+    task: *const AbiSubtask,
+    handle: *mut u64,
+    out: OutBuf,
+) -> Status {
+    // SAFETY: ctx comes from the host table; the module passes a valid task
+    // and handle pointer for this call, and the input lives for it.
+    let result = unsafe { node(ctx, "subtasks") }.and_then(|node| {
+        // SAFETY: the module passes a task valid for this call.
+        let task = unsafe { &*task };
+        // SAFETY: the task's input lives for this call; it is copied here.
+        let input = unsafe { task.input.as_slice() }.to_vec();
+        let completion = Completion::new();
+        let internal = InternalTask {
+            pool: task.pool_id,
+            method: task.method,
+            input,
+            completion: Some(completion.clone()),
+        };
+        let long = task.flags & AbiSubtask::LONG != 0;
+        catch_unwind(AssertUnwindSafe(|| crate::worker::submit(node, internal, long)))
+            .unwrap_or_else(|_| Err(Outcome::failed(TaskStatus::Error, "submitting panicked in the runtime")))
+            .map(|()| completion)
+            .map_err(|o| String::from_utf8_lossy(&o.output).into_owned())
+    });
+    match result {
+        Ok(completion) => {
+            // SAFETY: the module passes a writable handle location.
+            unsafe { *handle = Arc::into_raw(completion) as u64 };
+            Status::OK
+        }
+        Err(message) => reply(out, Status::ERROR, message.as_bytes()),
+    }
+}
+
+/// Waits for a subtask (suspending the calling task's fiber) and consumes
+/// its handle.
+unsafe extern "C" fn host_wait(_ctx: *const c_void, handle: u64, out: OutBuf) -> Status {
+    // SAFETY: the handle is an `Arc<Completion>` from `host_submit`, which
+    // the SDK consumes exactly once.
+    let completion = unsafe { Arc::from_raw(handle as *const Completion) };
+    let outcome = catch_unwind(AssertUnwindSafe(|| completion.wait()))
+        .unwrap_or_else(|_| Outcome::failed(TaskStatus::Error, "waiting panicked in the runtime"));
+    let status = match outcome.status {
+        TaskStatus::Ok => Status::OK,
+        TaskStatus::Panicked => Status::PANIC,
+        TaskStatus::NoPool => Status::NO_POOL,
+        TaskStatus::Stopping => Status::STOPPING,
+        TaskStatus::Error | TaskStatus::BadTask => Status::ERROR,
     };
-    let (status, bytes) = match result {
-        Ok(bytes) => (Status::OK, bytes),
-        Err(message) => (Status::ERROR, message.into_bytes()),
-    };
-    // SAFETY: `out` is the module's buffer for this call.
-    unsafe { out.put(&bytes) };
-    status
+    reply(out, status, &outcome.output)
+}
+
+/// Drops a subtask's handle unwaited; the subtask runs on.
+unsafe extern "C" fn host_forget(_ctx: *const c_void, handle: u64) {
+    // SAFETY: as in `host_wait`.
+    drop(unsafe { Arc::from_raw(handle as *const Completion) });
 }

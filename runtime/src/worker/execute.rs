@@ -1,46 +1,106 @@
-//! Running one task from its slot.
+//! Running one job on a fiber: a client's task from its slot, a subtask, or
+//! a periodic task's run; and where each one's outcome goes.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chimod_sdk::PoolId;
-use tracing::warn;
+use tracing::{error, warn};
 
-use crate::ipc::{Queue, Slot, TaskStatus};
+use super::WorkerShared;
+use super::stack_guard;
+use crate::ipc::{Slot, TaskStatus};
 use crate::module::CreateError;
-use crate::node::{Node, WorkerCounters};
+use crate::node::Node;
+use crate::task::{InternalTask, Outcome, PeriodicEntry};
 
-/// Runs the task in slot `index` and completes it. Nothing a client wrote
-/// into the slot can make this panic or touch memory outside the slot.
-/// The task is counted before its slot is handed back, so a client that
-/// has its result never sees statistics without it.
-pub(super) fn execute(node: &Node, queue: &Queue, index: u32, counters: &WorkerCounters) {
-    let Some(slot) = queue.try_slot(index) else {
-        warn!(index, "a lane held slot index {index}, beyond the queue's slots; ignored");
-        return;
+/// Work for a fiber.
+#[derive(Debug)]
+pub(super) enum Job {
+    /// A client's task, by slot index.
+    Slot(u32),
+    /// A subtask from this worker's inbox.
+    Internal(InternalTask),
+    /// One run of a periodic task.
+    Periodic(Arc<PeriodicEntry>),
+}
+
+/// Runs `job` and delivers its outcome. The task is counted before its
+/// outcome is delivered, so whoever has the result never sees statistics
+/// without it.
+pub(super) fn run_job(w: &WorkerShared, job: Job) {
+    let outcome = match &job {
+        Job::Slot(index) => match w.queue.try_slot(*index) {
+            Some(slot) => run_slot(&w.node, &slot),
+            None => {
+                warn!(index, "a lane held slot index {index}, beyond the queue's slots; ignored");
+                return;
+            }
+        },
+        Job::Internal(task) => run(&w.node, task.pool, task.method, &task.input),
+        Job::Periodic(entry) => run(&w.node, entry.pool, entry.method, &entry.input),
     };
-    let (status, output) = run(node, &slot);
-    counters.tasks_done.fetch_add(1, Ordering::Relaxed);
-    if !slot.complete(status, &output) {
-        queue.release(index);
+    w.counters.tasks_done.fetch_add(1, Ordering::Relaxed);
+    deliver(w, job, outcome);
+}
+
+/// Delivers `outcome` for a job that was not run (the runtime is stopping,
+/// or no fiber could be made for it).
+pub(super) fn fail_job(w: &WorkerShared, job: Job, outcome: Outcome) {
+    deliver(w, job, outcome);
+}
+
+fn deliver(w: &WorkerShared, job: Job, outcome: Outcome) {
+    match job {
+        Job::Slot(index) => {
+            if let Some(slot) = w.queue.try_slot(index)
+                && !slot.complete(outcome.status, &outcome.output)
+            {
+                w.queue.release(index);
+            }
+        }
+        Job::Internal(task) => {
+            if let Some(completion) = task.completion {
+                completion.complete(outcome);
+            }
+            w.inbox.finished_one();
+        }
+        Job::Periodic(entry) => entry.finish(&outcome),
     }
 }
 
-fn run(node: &Node, slot: &Slot<'_>) -> (TaskStatus, Vec<u8>) {
+/// Reads a client's task from its slot and runs it. Nothing a client wrote
+/// into the slot can make this panic or touch memory outside the slot.
+fn run_slot(node: &Node, slot: &Slot<'_>) -> Outcome {
     let h = slot.header;
-    let pool_id = PoolId::new(h.pool_major.load(Ordering::Relaxed), h.pool_minor.load(Ordering::Relaxed));
+    let pool = PoolId::new(h.pool_major.load(Ordering::Relaxed), h.pool_minor.load(Ordering::Relaxed));
     let method = h.method.load(Ordering::Relaxed);
     let input_len = h.input_len.load(Ordering::Relaxed);
     if input_len as usize > Slot::PAYLOAD {
-        let message =
-            format!("task input of {input_len} bytes exceeds the slot payload of {} bytes", Slot::PAYLOAD);
-        return (TaskStatus::BadTask, message.into_bytes());
+        return Outcome::failed(
+            TaskStatus::BadTask,
+            format!("task input of {input_len} bytes exceeds the slot payload of {} bytes", Slot::PAYLOAD),
+        );
     }
+    run(node, pool, method, slot.payload(input_len))
+}
+
+/// Runs method `method` of this node's container of `pool`.
+pub(super) fn run(node: &Node, pool_id: PoolId, method: u32, input: &[u8]) -> Outcome {
     let Some(pool) = node.pools.get(pool_id) else {
-        return (TaskStatus::NoPool, format!("no pool {pool_id} on this node").into_bytes());
+        return Outcome::failed(TaskStatus::NoPool, format!("no pool {pool_id} on this node"));
     };
-    match pool.container().call(method, slot.payload(input_len)) {
-        Ok(output) => (TaskStatus::Ok, output),
-        Err(CreateError::Panicked(message)) => (TaskStatus::Panicked, message.into_bytes()),
-        Err(e) => (TaskStatus::Error, e.to_string().into_bytes()),
+    stack_guard::set_task(pool_id.major, pool_id.minor, method);
+    // Module panics are caught at the boundary; this catches the runtime's
+    // own bugs, so one task's failure never takes its worker down.
+    match catch_unwind(AssertUnwindSafe(|| pool.container().call(method, input))) {
+        Ok(Ok(output)) => Outcome { status: TaskStatus::Ok, output },
+        Ok(Err(CreateError::Panicked(message))) => Outcome::failed(TaskStatus::Panicked, message),
+        Ok(Err(e)) => Outcome::failed(TaskStatus::Error, e.to_string()),
+        Err(_) => {
+            error!(pool = %pool_id, method, "the runtime panicked running a task");
+            Outcome::failed(TaskStatus::Error, "internal error in the runtime while running the task")
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! What an idle worker does: spin, then sleep in growing steps, and wake at
-//! once when a client rings the lane's doorbell.
+//! once when a client rings the lane's doorbell (or another thread posts to
+//! the worker's inbox, which rings the same doorbell).
 
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crate::ipc::{Lane, futex_wait};
@@ -27,22 +28,28 @@ impl Idle {
         self.next_sleep = self.increment;
     }
 
-    /// Called when the lane is empty: spins a little, or sleeps.
-    pub(super) fn wait(&mut self, lane: &Lane, stopping: &AtomicBool) {
-        let since = *self.empty_since.get_or_insert_with(Instant::now);
-        if since.elapsed() < self.first_busy_wait {
+    /// Called when there is no work: spins a little, or sleeps until rung,
+    /// the next sleep step passes, or `deadline` (a periodic task) comes.
+    pub(super) fn wait(&mut self, lane: &Lane, has_work: impl Fn() -> bool, deadline: Option<Instant>) {
+        let now = Instant::now();
+        let since = *self.empty_since.get_or_insert(now);
+        if now.duration_since(since) < self.first_busy_wait {
             for _ in 0..64 {
                 std::hint::spin_loop();
             }
             return;
         }
-        // Announce the sleep, then look once more: a client that pushed
-        // before seeing the doorbell set is caught by this check, one that
-        // pushes after sees the doorbell and wakes us (SeqCst on both sides).
+        let nap = deadline.map_or(self.next_sleep, |d| self.next_sleep.min(d.saturating_duration_since(now)));
+        if nap.is_zero() {
+            return;
+        }
+        // Announce the sleep, then look once more: whoever queued work
+        // before seeing the doorbell set is caught by this check, whoever
+        // queues after sees the doorbell and wakes us (SeqCst on both sides).
         lane.doorbell.store(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if lane.is_empty() && !stopping.load(Ordering::SeqCst) {
-            futex_wait(&lane.doorbell, 1, self.next_sleep);
+        if !has_work() {
+            futex_wait(&lane.doorbell, 1, nap);
             self.next_sleep = (self.next_sleep + self.increment).min(self.max_sleep);
         }
         lane.doorbell.store(0, Ordering::SeqCst);

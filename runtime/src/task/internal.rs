@@ -1,0 +1,21 @@
+//! A task submitted inside the runtime.
+
+use std::sync::Arc;
+
+use chimod_sdk::PoolId;
+
+use super::Completion;
+
+/// A subtask: which pool and method, its input, and where its outcome goes
+/// (nowhere for one nobody waits for).
+#[derive(Debug)]
+pub struct InternalTask {
+    /// Target pool.
+    pub pool: PoolId,
+    /// Method number.
+    pub method: u32,
+    /// Encoded input (owned: the submitter's buffer is gone by the time it runs).
+    pub input: Vec<u8>,
+    /// Receives the outcome.
+    pub completion: Option<Arc<Completion>>,
+}
