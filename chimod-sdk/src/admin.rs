@@ -204,6 +204,8 @@ pub struct StopRequest {
 ///     slots_free: 10,
 ///     heartbeats: 0,
 ///     periodic: vec![],
+///     client_data: Default::default(),
+///     runtime_data: Default::default(),
 /// };
 /// assert_eq!(s.workers[0].tasks_done, 7);
 /// ```
@@ -225,6 +227,26 @@ pub struct RuntimeStats {
     pub heartbeats: u64,
     /// Periodic tasks, the heartbeat included.
     pub periodic: Vec<PeriodicStats>,
+    /// Bulk buffers in `client_data`.
+    pub client_data: BulkStats,
+    /// Bulk buffers in `runtime_data`.
+    pub runtime_data: BulkStats,
+}
+
+/// A data segment's bulk buffer figures (see [`RuntimeStats`]).
+///
+/// ```
+/// let s = chimod_sdk::admin::BulkStats { capacity: 8192, free: 4096, live_blocks: 1 };
+/// assert_eq!(s.capacity - s.free, 4096);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkStats {
+    /// Bytes for buffers in all.
+    pub capacity: u64,
+    /// Bytes free.
+    pub free: u64,
+    /// Buffers allocated now.
+    pub live_blocks: u64,
 }
 
 /// One worker's figures (see [`RuntimeStats`]).

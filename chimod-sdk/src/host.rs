@@ -28,7 +28,8 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::abi::{AbiBytes, AbiSubtask, HostApi, OutBuf, Status};
+use crate::abi::{AbiBulk, AbiBytes, AbiSubtask, HostApi, OutBuf, Status};
+use crate::bulk::Bulk;
 use crate::{Method, ModError, PoolId, codec};
 
 static HOST: OnceLock<HostApi> = OnceLock::new();
@@ -189,4 +190,133 @@ pub fn call<In: Serialize + DeserializeOwned, Out: Serialize + DeserializeOwned>
     input: &In,
 ) -> Result<Out, ModError> {
     submit_method(pool, method, input)?.wait()
+}
+
+/// A data segment block mapped into this process: the memory behind a
+/// [`Bulk`]. The other side (a client process) shares it; the protocol of
+/// the task that carries the `Bulk` says who writes when (a write task's
+/// buffer is the client's until the task starts and is read-only to the
+/// module; a block the module allocated is the module's until it returns).
+#[derive(Debug)]
+pub struct BulkMem {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl BulkMem {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first byte, for I/O calls that take a pointer (zero-copy).
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Copies `data` in at `offset`; an error if it does not fit.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), ModError> {
+        self.check(offset, data.len())?;
+        // SAFETY: in bounds (checked); the block is mapped while the runtime runs.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(offset), data.len()) };
+        Ok(())
+    }
+
+    /// Copies out `out.len()` bytes from `offset`; an error if out of range.
+    pub fn read_at(&self, offset: usize, out: &mut [u8]) -> Result<(), ModError> {
+        self.check(offset, out.len())?;
+        // SAFETY: as in `write_at`.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(offset), out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    fn check(&self, offset: usize, len: usize) -> Result<(), ModError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(ModError::new(format!(
+                "range of {len} bytes at offset {offset} is outside the {}-byte bulk buffer",
+                self.len
+            ))),
+        }
+    }
+
+    /// The block as a slice.
+    ///
+    /// # Safety
+    /// No one may write the block while the slice is alive (see the type's
+    /// docs for who writes when).
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: mapped and in bounds; the caller rules out writers.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// The block as a mutable slice.
+    ///
+    /// # Safety
+    /// No one else may use the block while the slice is alive.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn as_mut_slice(&self) -> &mut [u8] {
+        // SAFETY: mapped and in bounds; the caller rules out other users.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+/// The memory behind a [`Bulk`] a task carries. The runtime checks that it
+/// is a live block of its segment, so a bad `Bulk` is an error, not a wild
+/// pointer.
+///
+/// ```
+/// use chimod_sdk::bulk::{Bulk, BulkSegment};
+/// let b = Bulk { segment: BulkSegment::ClientData, offset: 0, len: 1 };
+/// assert!(chimod_sdk::host::bulk_map(&b).is_err()); // no runtime here
+/// ```
+pub fn bulk_map(bulk: &Bulk) -> Result<BulkMem, ModError> {
+    let host = host()?;
+    let abi = AbiBulk::from(*bulk);
+    let mut ptr = std::ptr::null_mut();
+    let mut out = Vec::new();
+    // SAFETY: the host table is valid while loaded; the pointers outlive the call.
+    let status = unsafe { (host.bulk_map)(host.ctx, &abi, &mut ptr, OutBuf::for_vec(&mut out)) };
+    outcome(status, out).map(|_| BulkMem { ptr, len: bulk.len as usize })
+}
+
+/// Allocates `len` bytes in `runtime_data`, owned by the client of the task
+/// being run (reclaimed if that client dies); return the [`Bulk`] in the
+/// task's output for the client to read and free.
+///
+/// ```
+/// assert!(chimod_sdk::host::bulk_alloc(4096).is_err()); // no runtime here
+/// ```
+pub fn bulk_alloc(len: u64) -> Result<(Bulk, BulkMem), ModError> {
+    let host = host()?;
+    let mut abi = AbiBulk::default();
+    let mut out = Vec::new();
+    // SAFETY: as in `bulk_map`.
+    let status = unsafe { (host.bulk_alloc)(host.ctx, len, &mut abi, OutBuf::for_vec(&mut out)) };
+    outcome(status, out)?;
+    let bulk = abi.to_bulk().ok_or_else(|| ModError::new("the runtime returned an unknown bulk segment"))?;
+    let mem = bulk_map(&bulk)?;
+    Ok((bulk, mem))
+}
+
+/// Frees a `runtime_data` block (one this module allocated and will not
+/// hand to a client after all).
+///
+/// ```
+/// use chimod_sdk::bulk::{Bulk, BulkSegment};
+/// let b = Bulk { segment: BulkSegment::RuntimeData, offset: 0, len: 1 };
+/// assert!(chimod_sdk::host::bulk_free(&b).is_err()); // no runtime here
+/// ```
+pub fn bulk_free(bulk: &Bulk) -> Result<(), ModError> {
+    let host = host()?;
+    let abi = AbiBulk::from(*bulk);
+    let mut out = Vec::new();
+    // SAFETY: as in `bulk_map`.
+    let status = unsafe { (host.bulk_free)(host.ctx, &abi, OutBuf::for_vec(&mut out)) };
+    outcome(status, out).map(drop)
 }

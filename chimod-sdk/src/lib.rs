@@ -41,6 +41,7 @@
 
 pub mod abi;
 pub mod admin;
+pub mod bulk;
 pub mod codec;
 mod error;
 mod export;

@@ -1,13 +1,13 @@
 //! The admin operations, run for the `chimaera_admin` module on this node.
 
-use chimod_sdk::PoolId;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use chimod_sdk::PoolId;
 use chimod_sdk::admin::{
-    CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, HEARTBEAT, LIST_POOLS,
-    PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME,
-    SchedulePeriodic, WorkerStats,
+    BulkStats, CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, HEARTBEAT,
+    LIST_POOLS, PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC,
+    STOP_RUNTIME, SchedulePeriodic, WorkerStats,
 };
 use tracing::info;
 
@@ -161,6 +161,8 @@ fn stats(node: &Node) -> RuntimeStats {
         pools: node.pools.list().len() as u32,
         workers,
         heartbeats: node.heartbeats.load(Ordering::Relaxed),
+        client_data: node.bulk.get().map(|b| bulk_stats(&b.client)).unwrap_or_default(),
+        runtime_data: node.bulk.get().map(|b| bulk_stats(&b.runtime)).unwrap_or_default(),
         periodic: node
             .periodic
             .list()
@@ -177,6 +179,11 @@ fn stats(node: &Node) -> RuntimeStats {
             })
             .collect(),
     }
+}
+
+fn bulk_stats(heap: &crate::bulk::BulkHeap) -> BulkStats {
+    let s = heap.stats();
+    BulkStats { capacity: s.capacity, free: s.free, live_blocks: s.live_blocks }
 }
 
 fn flush(node: &Node) -> Result<u32, String> {

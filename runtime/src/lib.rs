@@ -15,6 +15,7 @@
 //! - [`task`]: subtasks and periodic tasks, which start inside the runtime.
 
 pub mod admin;
+pub mod bulk;
 pub mod client;
 pub mod compose;
 pub mod config;

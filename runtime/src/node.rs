@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::bulk::BulkHeaps;
 use crate::ipc::Queue;
 use crate::module::{HostContext, ModuleManager, ModuleSearchPath};
 use crate::pool::PoolManager;
@@ -54,6 +55,8 @@ pub struct Node {
     pub queue: OnceLock<Queue>,
     /// The workers, once started.
     pub workers: OnceLock<Vec<WorkerInfo>>,
+    /// The bulk heaps of the data segments, once shared memory is set up.
+    pub bulk: OnceLock<BulkHeaps>,
     /// Each worker's inbox, indexed by lane, once the workers start.
     pub inboxes: OnceLock<Vec<Arc<Inbox>>>,
     /// Spreads subtasks and periodic tasks over workers.
@@ -79,6 +82,7 @@ impl Node {
             started: Instant::now(),
             queue: OnceLock::new(),
             workers: OnceLock::new(),
+            bulk: OnceLock::new(),
             inboxes: OnceLock::new(),
             route_counter: AtomicU32::new(0),
             periodic: PeriodicTasks::default(),

@@ -1,7 +1,7 @@
 //! Reclaims what dead client processes held: slots they had taken but not
-//! submitted (`CLAIMED`), and slots whose output they never collected
-//! (`DONE`). Slots they submitted are finished by the workers first and
-//! reclaimed on a later pass.
+//! submitted (`CLAIMED`), slots whose output they never collected (`DONE`),
+//! and their bulk buffers in both data segments. Slots they submitted are
+//! finished by the workers first and reclaimed on a later pass.
 //!
 //! `process_reaper_threads` threads share the slots (thread `i` scans every
 //! `n`-th slot) once per [`REAP_PERIOD`]. A pid reused by a new process keeps
@@ -13,8 +13,9 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+use crate::bulk::BulkHeaps;
 use crate::ipc::{Queue, state};
 use crate::node::Node;
 
@@ -38,6 +39,11 @@ impl Reapers {
                         let freed = reap(&queue, i, count);
                         if freed > 0 {
                             info!(slots = freed, "reclaimed task slots of client processes that died");
+                        }
+                        if i == 0
+                            && let Some(heaps) = node.bulk.get()
+                        {
+                            reap_bulk(heaps);
                         }
                         sleep_unless_stopping(&node, REAP_PERIOD);
                     }
@@ -87,6 +93,26 @@ pub fn reap(queue: &Queue, index: u32, of: u32) -> u32 {
         }
     }
     freed
+}
+
+/// Frees the bulk buffers of dead processes in both data segments.
+pub fn reap_bulk(heaps: &BulkHeaps) {
+    let me = std::process::id();
+    for heap in [&heaps.client, &heaps.runtime] {
+        for pid in heap.owners() {
+            if pid == me || process_alive(pid) {
+                continue;
+            }
+            match heap.reap(pid) {
+                Ok((0, _)) => {}
+                Ok((blocks, bytes)) => info!(
+                    segment = heap.segment().name(),
+                    pid, blocks, bytes, "reclaimed bulk buffers of a client process that died"
+                ),
+                Err(e) => warn!(segment = heap.segment().name(), pid, "cannot reclaim bulk buffers: {e}"),
+            }
+        }
+    }
 }
 
 fn process_alive(pid: u32) -> bool {

@@ -13,9 +13,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chimod_sdk::PoolId;
+use chimod_sdk::bulk::BulkSegment;
 
 use tracing::{info, warn};
 
+use crate::bulk::{BulkError, BulkHeap, BulkHeaps};
 use crate::compose::{ComposeReport, create_admin_pool, run_compose};
 use crate::config::{LaneMapPolicy, RuntimeConfig};
 use crate::ipc::{Layout, LayoutError, Queue, RuntimeState};
@@ -35,6 +37,9 @@ pub enum StartError {
     /// The queue does not fit the configured segment.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A data segment cannot hold bulk buffers.
+    #[error(transparent)]
+    Bulk(BulkError),
     /// Signal handlers or threads could not be started.
     #[error("cannot start {what}: {source}")]
     Os {
@@ -129,6 +134,7 @@ impl Runtime {
         stop.on_termination_signals().map_err(|source| StartError::Os { what: "signal handling", source })?;
         let node = Node::new(0, ModuleSearchPath::for_process(&config.runtime.module_path), stop);
         let _ = node.queue.set(queue);
+        let _ = node.bulk.set(init_bulk_heaps(&segments)?);
         tracing::debug!(dirs = ?node.modules.search_path().dirs(), "module search path");
         create_admin_pool(&node.pools, &node.modules).map_err(StartError::Admin)?;
         let compose = run_compose(&config.compose, &node.pools, &node.modules);
@@ -235,4 +241,19 @@ impl Drop for Runtime {
             self.shutdown();
         }
     }
+}
+
+/// Lays the bulk heaps over the two data segments.
+fn init_bulk_heaps(segments: &SegmentSet) -> Result<BulkHeaps, StartError> {
+    let [_, client, runtime] = segments.segments();
+    let heap = |seg: &crate::shm::Segment, which| {
+        // SAFETY: the segment is a fresh page-aligned mapping owned by
+        // `segments`, which outlives the node's use of it (field order of
+        // `Runtime`); no client sees it before the queue is `Ready`.
+        unsafe { BulkHeap::init(seg.as_ptr(), seg.len() as u64, which) }.map_err(StartError::Bulk)
+    };
+    Ok(BulkHeaps {
+        client: heap(client, BulkSegment::ClientData)?,
+        runtime: heap(runtime, BulkSegment::RuntimeData)?,
+    })
 }

@@ -93,13 +93,16 @@ abi_types! {
     /// What the host offers a module, handed over once at `init`.
     ///
     /// ```
-    /// use chimod_sdk::abi::{AbiBytes, AbiStr, AbiSubtask, HostApi, OutBuf, Status};
+    /// use chimod_sdk::abi::{AbiBulk, AbiBytes, AbiStr, AbiSubtask, HostApi, OutBuf, Status};
     /// unsafe extern "C" fn log(_: u32, _: AbiStr, _: AbiStr, _: AbiStr, _: AbiStr) {}
     /// unsafe extern "C" fn admin(_: *const std::ffi::c_void, _: u32, _: AbiBytes, _: OutBuf) -> Status { Status::ERROR }
     /// unsafe extern "C" fn submit(_: *const std::ffi::c_void, _: *const AbiSubtask, _: *mut u64, _: OutBuf) -> Status { Status::ERROR }
     /// unsafe extern "C" fn wait(_: *const std::ffi::c_void, _: u64, _: OutBuf) -> Status { Status::ERROR }
     /// unsafe extern "C" fn forget(_: *const std::ffi::c_void, _: u64) {}
-    /// let host = HostApi { max_level: 3, log, ctx: std::ptr::null(), admin, submit, wait, forget };
+    /// unsafe extern "C" fn bulk_map(_: *const std::ffi::c_void, _: *const AbiBulk, _: *mut *mut u8, _: OutBuf) -> Status { Status::ERROR }
+    /// unsafe extern "C" fn bulk_alloc(_: *const std::ffi::c_void, _: u64, _: *mut AbiBulk, _: OutBuf) -> Status { Status::ERROR }
+    /// unsafe extern "C" fn bulk_free(_: *const std::ffi::c_void, _: *const AbiBulk, _: OutBuf) -> Status { Status::ERROR }
+    /// let host = HostApi { max_level: 3, log, ctx: std::ptr::null(), admin, submit, wait, forget, bulk_map, bulk_alloc, bulk_free };
     /// assert_eq!(host.max_level, chimod_sdk::abi::LogLevelCode::INFO);
     /// ```
     #[repr(C)]
@@ -122,6 +125,35 @@ abi_types! {
         pub wait: unsafe extern "C" fn(ctx: *const c_void, handle: u64, out: OutBuf) -> Status,
         /// Consumes a subtask's handle without waiting; the subtask still runs.
         pub forget: unsafe extern "C" fn(ctx: *const c_void, handle: u64),
+        /// Checks that `bulk` is a live block of a data segment and writes
+        /// its address to `ptr`; on failure writes the message to `out`.
+        pub bulk_map: unsafe extern "C" fn(ctx: *const c_void, bulk: *const AbiBulk, ptr: *mut *mut u8, out: OutBuf) -> Status,
+        /// Allocates `len` bytes in `runtime_data` for the client of the
+        /// running task and writes the block to `bulk`.
+        pub bulk_alloc: unsafe extern "C" fn(ctx: *const c_void, len: u64, bulk: *mut AbiBulk, out: OutBuf) -> Status,
+        /// Frees a block of `runtime_data`.
+        pub bulk_free: unsafe extern "C" fn(ctx: *const c_void, bulk: *const AbiBulk, out: OutBuf) -> Status,
+    }
+
+    /// A [`crate::bulk::Bulk`] as it crosses the boundary.
+    ///
+    /// ```
+    /// use chimod_sdk::abi::AbiBulk;
+    /// use chimod_sdk::bulk::{Bulk, BulkSegment};
+    /// let b = Bulk { segment: BulkSegment::ClientData, offset: 4096, len: 10 };
+    /// assert_eq!(AbiBulk::from(b).to_bulk(), Some(b));
+    /// ```
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct AbiBulk {
+        /// `BulkSegment::code`.
+        pub segment: u32,
+        /// Reserved, 0.
+        pub reserved: u32,
+        /// Byte offset from the segment's start.
+        pub offset: u64,
+        /// Length in bytes.
+        pub len: u64,
     }
 
     /// A task a module sends to a pool (its own or another module's) while
@@ -236,6 +268,20 @@ abi_types! {
     pub struct Status {
         /// One of the `Status` constants.
         pub code: u32,
+    }
+}
+
+impl From<crate::bulk::Bulk> for AbiBulk {
+    fn from(b: crate::bulk::Bulk) -> AbiBulk {
+        AbiBulk { segment: b.segment.code(), reserved: 0, offset: b.offset, len: b.len }
+    }
+}
+
+impl AbiBulk {
+    /// The [`crate::bulk::Bulk`] this describes, if its segment is known.
+    pub fn to_bulk(&self) -> Option<crate::bulk::Bulk> {
+        let segment = crate::bulk::BulkSegment::from_code(self.segment)?;
+        Some(crate::bulk::Bulk { segment, offset: self.offset, len: self.len })
     }
 }
 

@@ -14,10 +14,11 @@
 //!       retries: 3
 //! ```
 //!
-//! Besides its parameters it shows the two things most modules need beyond
-//! plain methods: [`RELAY`] sends subtasks to another pool (any module's)
-//! and waits for them without blocking its worker, and [`TICK`] is a method
-//! meant to be run as a periodic task.
+//! Besides its parameters it shows what most modules need beyond plain
+//! methods: [`RELAY`] sends subtasks to another pool (any module's) and
+//! waits for them without blocking its worker; [`TICK`] is a method meant
+//! to be run as a periodic task; [`SUM`] reads a client's bulk buffer in
+//! place and [`FILL`] returns data in a bulk buffer of its own.
 //!
 //! Built as `cdylib` (the module) and `rlib`, so clients share the
 //! [`Method`] constants with it.
@@ -25,6 +26,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use chimod_sdk::bulk::Bulk;
 use chimod_sdk::host::{self, TaskLength};
 use chimod_sdk::methods::FIRST_MODULE_METHOD;
 use chimod_sdk::{ChiMod, Method, ModError, PoolId, PoolInfo, Size};
@@ -55,6 +57,17 @@ pub const ECHO: Method<Vec<u8>, Vec<u8>> = Method::new(FIRST_MODULE_METHOD + 1);
 pub const RELAY: Method<Relay, Vec<Vec<u8>>> = Method::new(FIRST_MODULE_METHOD + 2);
 /// Counts a tick and returns the count: a method to run periodically.
 pub const TICK: Method<(), u64> = Method::new(FIRST_MODULE_METHOD + 3);
+
+/// Sums the bytes of a client's bulk buffer (read where it lies).
+pub const SUM: Method<Bulk, u64> = Method::new(FIRST_MODULE_METHOD + 4);
+/// Returns a new `runtime_data` buffer of `len` bytes, byte `i` being
+/// `seed + i` (wrapping); the client reads it and frees it.
+pub const FILL: Method<(u64, u8), Bulk> = Method::new(FIRST_MODULE_METHOD + 5);
+
+/// The byte [`FILL`] writes at `index` for `seed`.
+pub fn fill_byte(seed: u8, index: usize) -> u8 {
+    seed.wrapping_add(index as u8)
+}
 
 /// What [`RELAY`] sends.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -87,6 +100,24 @@ impl CustomMod {
             .collect::<Result<Vec<_>, _>>()?;
         pending.into_iter().map(|p| p.wait()).collect()
     }
+
+    fn sum(bulk: Bulk) -> Result<u64, ModError> {
+        let mem = host::bulk_map(&bulk)?;
+        // SAFETY: a client does not write its buffer while a task reading
+        // it is in flight (the client library's contract).
+        let bytes = unsafe { mem.as_slice() };
+        Ok(bytes.iter().map(|b| u64::from(*b)).sum())
+    }
+
+    fn fill(len: u64, seed: u8) -> Result<Bulk, ModError> {
+        let (bulk, mem) = host::bulk_alloc(len)?;
+        // SAFETY: the block is this task's until it returns it.
+        let bytes = unsafe { mem.as_mut_slice() };
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = fill_byte(seed, i);
+        }
+        Ok(bulk)
+    }
 }
 
 impl ChiMod for CustomMod {
@@ -108,6 +139,8 @@ impl ChiMod for CustomMod {
             m if m == PARAMS.id => PARAMS.handle(input, |()| Ok(self.params.clone())),
             m if m == ECHO.id => ECHO.handle(input, Ok),
             m if m == RELAY.id => RELAY.handle(input, |relay| self.relay(relay)),
+            m if m == SUM.id => SUM.handle(input, Self::sum),
+            m if m == FILL.id => FILL.handle(input, |(len, seed)| Self::fill(len, seed)),
             m if m == TICK.id => TICK.handle(input, |()| Ok(self.ticks.fetch_add(1, Ordering::Relaxed) + 1)),
             other => Err(ModError::new(format!("chimaera_custom_mod has no method {other}"))),
         }

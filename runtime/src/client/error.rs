@@ -75,7 +75,9 @@ pub enum ClientError {
     #[error("{0}")]
     Panicked(String),
     /// The input does not fit a task slot.
-    #[error("task input of {len} bytes exceeds the {max} bytes a task slot holds")]
+    #[error(
+        "task input of {len} bytes exceeds the {max} bytes a task slot holds; send large data as a bulk buffer (Client::bulk_alloc)"
+    )]
     TooLarge {
         /// Input length.
         len: usize,
@@ -85,4 +87,7 @@ pub enum ClientError {
     /// Input or output did not encode or decode.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// A bulk buffer could not be allocated, found or freed.
+    #[error(transparent)]
+    Bulk(#[from] crate::bulk::BulkError),
 }

@@ -18,20 +18,24 @@
 //! into an error after the submit timeout.
 
 mod admin;
+mod bulk;
 mod error;
 mod lane_choice;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use chimod_sdk::bulk::BulkSegment;
 use chimod_sdk::{Method, PoolId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use self::admin::AdminClient;
+pub use self::bulk::{BulkBuf, TakenBulk};
 pub use self::error::ClientError;
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;
 use self::lane_choice::choose_lane;
+use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
 use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
@@ -66,9 +70,12 @@ impl<'a> TaskSpec<'a> {
 /// A client of this node's runtime.
 #[derive(Debug)]
 pub struct Client {
-    // Field order: the queue points into the segment, which must outlive it.
+    // Field order: the queue and heaps point into the segments, which must
+    // outlive them.
     queue: Queue,
+    heaps: BulkHeaps,
     _main: Segment,
+    _data: [Segment; 2],
     identity: ShmIdentity,
     port: u16,
 }
@@ -113,7 +120,18 @@ impl Client {
         }
         // SAFETY: the mapping lives in `_main`, which outlives `queue`.
         let queue = unsafe { Queue::attach(main.as_ptr(), main.len() as u64) }?;
-        Ok(Client { queue, _main: main, identity, port })
+        let open =
+            |name| Segment::open(&identity.segment_name(name)).map_err(|e| ClientError::Shm(e.to_string()));
+        let data = [open(SEGMENTS[1])?, open(SEGMENTS[2])?];
+        let heap = |seg: &Segment, which| {
+            // SAFETY: the mapping lives in `_data`, which outlives `heaps`.
+            unsafe { BulkHeap::attach(seg.as_ptr(), seg.len() as u64, which) }
+        };
+        let heaps = BulkHeaps {
+            client: heap(&data[0], BulkSegment::ClientData)?,
+            runtime: heap(&data[1], BulkSegment::RuntimeData)?,
+        };
+        Ok(Client { queue, heaps, _main: main, _data: data, identity, port })
     }
 
     /// The port of the runtime this client talks to.

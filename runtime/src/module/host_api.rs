@@ -7,7 +7,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use std::sync::Arc;
 
-use chimod_sdk::abi::{AbiBytes, AbiStr, AbiSubtask, HostApi, LogLevelCode, OutBuf, Status};
+use chimod_sdk::abi::{AbiBulk, AbiBytes, AbiStr, AbiSubtask, HostApi, LogLevelCode, OutBuf, Status};
+use chimod_sdk::bulk::BulkSegment;
 use tracing::level_filters::LevelFilter;
 
 use crate::ipc::TaskStatus;
@@ -45,6 +46,9 @@ pub(super) fn host_api(ctx: HostContext) -> HostApi {
         submit: host_submit,
         wait: host_wait,
         forget: host_forget,
+        bulk_map: host_bulk_map,
+        bulk_alloc: host_bulk_alloc,
+        bulk_free: host_bulk_free,
     }
 }
 
@@ -120,6 +124,7 @@ unsafe extern "C" fn host_submit(
             method: task.method,
             input,
             completion: Some(completion.clone()),
+            owner: crate::worker::current_task_owner().unwrap_or_else(std::process::id),
         };
         let long = task.flags & AbiSubtask::LONG != 0;
         catch_unwind(AssertUnwindSafe(|| crate::worker::submit(node, internal, long)))
@@ -159,4 +164,73 @@ unsafe extern "C" fn host_wait(_ctx: *const c_void, handle: u64, out: OutBuf) ->
 unsafe extern "C" fn host_forget(_ctx: *const c_void, handle: u64) {
     // SAFETY: as in `host_wait`.
     drop(unsafe { Arc::from_raw(handle as *const Completion) });
+}
+
+/// Runs a bulk operation on the node's heaps and replies with its error.
+///
+/// # Safety
+/// As for [`node`].
+unsafe fn with_bulk(
+    ctx: *const c_void,
+    out: OutBuf,
+    op: impl FnOnce(&crate::bulk::BulkHeaps) -> Result<(), String>,
+) -> Status {
+    // SAFETY: forwarded from the caller.
+    let result = unsafe { node(ctx, "bulk buffers") }.and_then(|node| {
+        let heaps = node.bulk.get().ok_or("the runtime's data segments are not set up")?;
+        catch_unwind(AssertUnwindSafe(|| op(heaps)))
+            .unwrap_or_else(|_| Err("a bulk operation panicked in the runtime".to_owned()))
+    });
+    match result {
+        Ok(()) => Status::OK,
+        Err(message) => reply(out, Status::ERROR, message.as_bytes()),
+    }
+}
+
+/// Checks a module's `Bulk` against the heap and gives it the address.
+unsafe extern "C" fn host_bulk_map(
+    ctx: *const c_void,
+    bulk: *const AbiBulk,
+    ptr: *mut *mut u8,
+    out: OutBuf,
+) -> Status {
+    // SAFETY: ctx from the host table; bulk and ptr valid for this call.
+    unsafe {
+        with_bulk(ctx, out, |heaps| {
+            let bulk = (*bulk).to_bulk().ok_or("unknown bulk segment")?;
+            *ptr = heaps.get(bulk.segment).resolve(&bulk).map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+}
+
+/// Allocates in `runtime_data` for the running task's client.
+unsafe extern "C" fn host_bulk_alloc(
+    ctx: *const c_void,
+    len: u64,
+    bulk: *mut AbiBulk,
+    out: OutBuf,
+) -> Status {
+    let owner = crate::worker::current_task_owner().unwrap_or_else(std::process::id);
+    // SAFETY: ctx from the host table; bulk valid for this call.
+    unsafe {
+        with_bulk(ctx, out, |heaps| {
+            *bulk = heaps.runtime.alloc(len, owner).map_err(|e| e.to_string())?.into();
+            Ok(())
+        })
+    }
+}
+
+/// Frees a `runtime_data` block for a module.
+unsafe extern "C" fn host_bulk_free(ctx: *const c_void, bulk: *const AbiBulk, out: OutBuf) -> Status {
+    // SAFETY: ctx from the host table; bulk valid for this call.
+    unsafe {
+        with_bulk(ctx, out, |heaps| {
+            let bulk = (*bulk).to_bulk().ok_or("unknown bulk segment")?;
+            if bulk.segment != BulkSegment::RuntimeData {
+                return Err("modules free only runtime_data buffers; a client frees its own".to_owned());
+            }
+            heaps.runtime.free(&bulk, None).map_err(|e| e.to_string())
+        })
+    }
 }

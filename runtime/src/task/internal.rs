@@ -18,4 +18,7 @@ pub struct InternalTask {
     pub input: Vec<u8>,
     /// Receives the outcome.
     pub completion: Option<Arc<Completion>>,
+    /// The process on whose behalf it runs (the client of the task that
+    /// submitted it): bulk buffers it allocates belong to that process.
+    pub owner: u32,
 }

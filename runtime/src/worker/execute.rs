@@ -26,6 +26,19 @@ pub(super) enum Job {
     Periodic(Arc<PeriodicEntry>),
 }
 
+impl Job {
+    /// The process the job runs for (the runtime's own for periodic tasks).
+    pub(super) fn owner(&self, w: &WorkerShared) -> u32 {
+        match self {
+            Job::Slot(index) => {
+                w.queue.try_slot(*index).map_or(0, |s| s.header.owner_pid.load(Ordering::Relaxed))
+            }
+            Job::Internal(task) => task.owner,
+            Job::Periodic(_) => std::process::id(),
+        }
+    }
+}
+
 /// Runs `job` and delivers its outcome. The task is counted before its
 /// outcome is delivered, so whoever has the result never sees statistics
 /// without it.

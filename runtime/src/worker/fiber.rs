@@ -56,6 +56,8 @@ impl FiberRef {
 struct FiberContext {
     yielder: *const Yielder<Resume, Event>,
     me: FiberRef,
+    /// The process the running job belongs to.
+    owner: Cell<u32>,
 }
 
 thread_local! {
@@ -70,6 +72,14 @@ pub fn current_fiber() -> Option<FiberRef> {
     // SAFETY: CURRENT is non-null only while the fiber that owns the
     // context (on its own stack) is running on this thread.
     (!ctx.is_null()).then(|| unsafe { (*ctx).me.clone() })
+}
+
+/// The process whose task runs on this thread's current fiber: the client
+/// of a client's task, inherited by its subtasks.
+pub fn current_task_owner() -> Option<u32> {
+    let ctx = CURRENT.get();
+    // SAFETY: as in `current_fiber`.
+    (!ctx.is_null()).then(|| unsafe { (*ctx).owner.get() })
 }
 
 /// Suspends the running fiber until its worker resumes it after a wake-up.
@@ -169,10 +179,11 @@ impl Fibers {
         let shared = self.shared.clone();
         let me = FiberRef { inbox: shared.inbox.clone(), fiber: id };
         let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, Event>, first| {
-            let ctx = FiberContext { yielder, me };
+            let ctx = FiberContext { yielder, me, owner: Cell::new(0) };
             let mut next = first;
             loop {
                 if let Resume::Start(job) = next {
+                    ctx.owner.set(job.owner(&shared));
                     CURRENT.set(&ctx);
                     run_job(&shared, job);
                     CURRENT.set(std::ptr::null());

@@ -32,7 +32,7 @@ use tracing::{debug, warn};
 
 use self::execute::{Job, fail_job};
 use self::fiber::Fibers;
-pub use self::fiber::{FiberRef, current_fiber, suspend_current_fiber};
+pub use self::fiber::{FiberRef, current_fiber, current_task_owner, suspend_current_fiber};
 use self::idle::Idle;
 pub use self::inbox::Inbox;
 pub use self::route::{schedule_periodic, submit};
