@@ -37,7 +37,7 @@ pub struct TakenBulk<'c> {
 impl Client {
     /// Allocates `len` bytes in `client_data`, zeroed.
     pub fn bulk_alloc(&self, len: u64) -> Result<BulkBuf<'_>, ClientError> {
-        let bulk = self.heaps.client.alloc(len, std::process::id())?;
+        let bulk = self.heaps.client.alloc(len, self.pid)?;
         let ptr = self.heaps.client.resolve(&bulk)?;
         // SAFETY: the block was just allocated to this process and is
         // `len` bytes inside the mapped segment.
@@ -91,7 +91,7 @@ impl DerefMut for BulkBuf<'_> {
 
 impl Drop for BulkBuf<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.client.heaps.client.free(&self.bulk, Some(std::process::id())) {
+        if let Err(e) = self.client.heaps.client.free(&self.bulk, Some(self.client.pid)) {
             tracing::warn!("freeing a bulk buffer: {e}");
         }
     }
@@ -115,7 +115,7 @@ impl Deref for TakenBulk<'_> {
 
 impl Drop for TakenBulk<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.client.heaps.runtime.free(&self.bulk, Some(std::process::id())) {
+        if let Err(e) = self.client.heaps.runtime.free(&self.bulk, Some(self.client.pid)) {
             tracing::warn!("freeing a returned bulk buffer: {e}");
         }
     }

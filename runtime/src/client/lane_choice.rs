@@ -12,6 +12,8 @@ pub const SLOW_TASK_THRESHOLD: std::time::Duration = std::time::Duration::from_m
 
 thread_local! {
     static RNG: Cell<u64> = Cell::new(seed());
+    /// This thread's `map_by_pid_tid` key (pid and tid are system calls).
+    static PID_TID: u64 = (u64::from(std::process::id()) << 32) ^ thread_id();
 }
 
 fn seed() -> u64 {
@@ -44,7 +46,7 @@ pub fn choose_lane(queue: &Queue, slow: bool) -> u32 {
     let n = u64::from(end - start);
     let pick = match queue.header().lane_policy {
         1 => {
-            let key = (u64::from(std::process::id()) << 32) ^ thread_id();
+            let key = PID_TID.with(|k| *k);
             key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32
         }
         2 => next_random(),

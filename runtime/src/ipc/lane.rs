@@ -126,7 +126,9 @@ impl Lane {
         // Pairs with the worker's fence between announcing its sleep and
         // looking for work once more.
         fence(Ordering::SeqCst);
-        if self.doorbell.swap(0, Ordering::SeqCst) != 0 {
+        // A plain load first: while the worker is awake (the common case
+        // under load) the doorbell's cache line is only read, not written.
+        if self.doorbell.load(Ordering::Relaxed) != 0 && self.doorbell.swap(0, Ordering::SeqCst) != 0 {
             super::futex_wake(&self.doorbell);
         }
     }

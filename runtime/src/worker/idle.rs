@@ -34,7 +34,7 @@ impl Idle {
         let now = Instant::now();
         let since = *self.empty_since.get_or_insert(now);
         if now.duration_since(since) < self.first_busy_wait {
-            for _ in 0..64 {
+            for _ in 0..4 {
                 std::hint::spin_loop();
             }
             return;
