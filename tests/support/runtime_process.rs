@@ -227,6 +227,15 @@ impl StartedRuntime {
         rustix::process::kill_process(pid, signal).expect("send signal");
     }
 
+    /// Stops the runtime cleanly (SIGTERM, exit 0) and hands back its spec
+    /// with its directory, to start it again on the same files and port.
+    pub fn stop_keeping_dir(mut self) -> RuntimeProcess {
+        self.signal(Signal::TERM);
+        let status = self.wait_exit();
+        assert!(status.success(), "runtime did not stop cleanly: {status}; stderr:\n{}", self.stderr());
+        self.spec.take().expect("spec")
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(mut self) -> ExitStatus {
         self.signal(Signal::TERM);

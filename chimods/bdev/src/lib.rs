@@ -1,18 +1,56 @@
 //! `chimaera_bdev`: block devices backed by a file (`pool_name` is the path)
 //! or by RAM.
 //!
-//! This is the module's first layer: it accepts and validates every compose
-//! key of the deployment guide. Allocation, reads and writes come next.
+//! ```yaml
+//! compose:
+//!   - mod_name: chimaera_bdev
+//!     pool_name: /mnt/nvme/chimaera_bdev.dat   # the file; a label for ram
+//!     pool_query: dynamic
+//!     pool_id: 300.0
+//!     capacity: 1GB
+//!     bdev_type: file        # or ram
+//!     io_depth: 32           # optional, default 16
+//!     alignment: 4096        # optional, default 4096
+//! ```
+//!
+//! Clients allocate blocks ([`api::ALLOCATE`]), write and read them
+//! through bulk buffers in shared memory ([`api::WRITE`], [`api::READ`]:
+//! the device reads from and writes to the client's buffer directly), free
+//! them, and read statistics. Allocation lives in memory; data in a file
+//! device survives restarts (reopen the same path with the same capacity).
+//!
+//! Reads and writes block their worker for the I/O: clients send them as
+//! long tasks, so they run on slow workers and short tasks are never
+//! delayed (the typed client does this).
 
+mod allocator;
+mod backend;
+mod latency;
 mod params;
 
-use chimod_sdk::{ChiMod, ModError, PoolInfo};
-pub use params::{BdevParams, BdevType};
+use std::path::Path;
+use std::time::Instant;
+
+pub use chimaera_bdev_api as api;
+use chimod_sdk::bulk::Bulk;
+use chimod_sdk::{ChiMod, ModError, PoolInfo, host};
+
+use crate::allocator::BlockAllocator;
+use crate::api::{
+    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, ReadRequest, STATS, WRITE, WriteRequest,
+};
+use crate::backend::{Backend, FileBackend, RamBackend};
+use crate::latency::OpStats;
+pub use crate::params::{BdevParams, BdevType};
 
 /// A block device container.
 #[derive(Debug)]
 pub struct Bdev {
     params: BdevParams,
+    backend: Box<dyn Backend>,
+    blocks: BlockAllocator,
+    writes: OpStats,
+    reads: OpStats,
 }
 
 impl ChiMod for Bdev {
@@ -20,23 +58,137 @@ impl ChiMod for Bdev {
 
     fn create(pool: &PoolInfo, params: BdevParams) -> Result<Self, ModError> {
         params.validate()?;
+        let capacity = params.capacity.bytes();
+        let backend: Box<dyn Backend> = match params.bdev_type {
+            BdevType::Ram => Box::new(RamBackend::new(capacity)?),
+            BdevType::File => {
+                Box::new(FileBackend::open(Path::new(&pool.pool_name), capacity, params.alignment)?)
+            }
+        };
         chimod_sdk::tracing::info!(
-            "{} device {pool}: capacity {}, io_depth {}, alignment {}",
+            "{} device {pool}: capacity {}, io_depth {}, alignment {}{}",
             params.bdev_type.name(),
             params.capacity,
             params.io_depth,
-            params.alignment
+            params.alignment,
+            if backend.direct_io() { ", direct I/O" } else { "" }
         );
-        Ok(Bdev { params })
+        Ok(Bdev {
+            blocks: BlockAllocator::new(capacity, params.alignment),
+            params,
+            backend,
+            writes: OpStats::default(),
+            reads: OpStats::default(),
+        })
+    }
+
+    fn call(&self, method: u32, input: &[u8]) -> Result<Vec<u8>, ModError> {
+        match method {
+            m if m == ALLOCATE.id => ALLOCATE.handle(input, |size| Ok(self.blocks.allocate(size)?)),
+            m if m == FREE.id => FREE.handle(input, |blocks| Ok(self.blocks.free(&blocks)?)),
+            m if m == WRITE.id => WRITE.handle(input, |req| self.write(&req)),
+            m if m == READ.id => READ.handle(input, |req| self.read(&req)),
+            m if m == STATS.id => STATS.handle(input, |()| Ok(self.typed_stats())),
+            other => Err(ModError::new(format!("chimaera_bdev has no method {other}"))),
+        }
     }
 
     fn stats(&self) -> serde_json::Value {
-        serde_json::json!({
-            "bdev_type": self.params.bdev_type.name(),
-            "capacity": self.params.capacity.bytes(),
-            "io_depth": self.params.io_depth,
-            "alignment": self.params.alignment,
+        serde_json::to_value(self.typed_stats()).unwrap_or_default()
+    }
+
+    fn flush(&self) -> Result<(), ModError> {
+        self.backend.flush().map_err(|e| ModError::new(format!("flush: {e}")))
+    }
+
+    fn destroy(self) -> Result<(), ModError> {
+        self.flush()
+    }
+}
+
+impl Bdev {
+    /// Checks that `len` bytes at `offset` within `block` lie on this device.
+    fn check_range(&self, what: &str, block: &Block, offset: u64, len: u64) -> Result<u64, ModError> {
+        let capacity = self.params.capacity.bytes();
+        let block_ok = block.offset.is_multiple_of(self.params.alignment)
+            && self.blocks.is_block_size(block.size)
+            && block.offset.checked_add(block.size).is_some_and(|end| end <= capacity);
+        if !block_ok {
+            return Err(ModError::new(format!(
+                "{what}: block at {} of {} bytes is not a block of this device (capacity {capacity}, alignment {})",
+                block.offset, block.size, self.params.alignment
+            )));
+        }
+        match offset.checked_add(len) {
+            Some(end) if end <= block.size => Ok(block.offset + offset),
+            _ => Err(ModError::new(format!(
+                "{what}: {len} bytes at offset {offset} do not fit in the block of {} bytes",
+                block.size
+            ))),
+        }
+    }
+
+    fn write(&self, req: &WriteRequest) -> Result<u64, ModError> {
+        // SAFETY: the client does not touch its buffer while the write is
+        // in flight; `transfer` passes a mapping valid for `len` bytes.
+        self.transfer("write", &req.block, req.offset, &req.data, &self.writes, |ptr, len, at| unsafe {
+            self.backend.write(ptr, len, at)
         })
+    }
+
+    fn read(&self, req: &ReadRequest) -> Result<u64, ModError> {
+        // SAFETY: as in `write`; the client waits for the read before it
+        // looks at its buffer.
+        self.transfer("read", &req.block, req.offset, &req.into, &self.reads, |ptr, len, at| unsafe {
+            self.backend.read(ptr, len, at)
+        })
+    }
+
+    /// Checks the range, maps the client's buffer, runs `io` on it and
+    /// records the operation.
+    fn transfer(
+        &self,
+        what: &str,
+        block: &Block,
+        offset: u64,
+        bulk: &Bulk,
+        stats: &OpStats,
+        io: impl FnOnce(*mut u8, usize, u64) -> std::io::Result<()>,
+    ) -> Result<u64, ModError> {
+        let at = self.check_range(what, block, offset, bulk.len)?;
+        let mem = host::bulk_map(bulk)?;
+        let started = Instant::now();
+        io(mem.as_ptr(), mem.len(), at).map_err(|e| self.io_error(what, bulk, at, e))?;
+        stats.record(bulk.len, started.elapsed());
+        Ok(bulk.len)
+    }
+
+    fn io_error(&self, what: &str, bulk: &Bulk, at: u64, e: std::io::Error) -> ModError {
+        ModError::new(format!(
+            "{what} of {} bytes at device offset {at} failed: {e} ({} device)",
+            bulk.len,
+            self.params.bdev_type.name()
+        ))
+    }
+
+    fn typed_stats(&self) -> BdevStats {
+        let p = &self.params;
+        BdevStats {
+            bdev_type: p.bdev_type.name().to_owned(),
+            capacity: p.capacity.bytes(),
+            remaining: self.blocks.remaining(),
+            blocks_live: self.blocks.blocks_live(),
+            writes: self.writes.snapshot(),
+            reads: self.reads.snapshot(),
+            direct_io: self.backend.direct_io(),
+            declared: DeclaredPerformance {
+                read_bandwidth_mbps: p.read_bandwidth_mbps,
+                write_bandwidth_mbps: p.write_bandwidth_mbps,
+                read_latency_us: p.read_latency_us,
+                write_latency_us: p.write_latency_us,
+                iops: p.iops,
+            },
+        }
     }
 }
 

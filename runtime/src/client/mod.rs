@@ -18,9 +18,11 @@
 //! into an error after the submit timeout.
 
 mod admin;
+mod bdev;
 mod bulk;
 mod error;
 mod lane_choice;
+mod typed;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -31,10 +33,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use self::admin::AdminClient;
+pub use self::bdev::BdevClient;
 pub use self::bulk::{BulkBuf, TakenBulk};
 pub use self::error::ClientError;
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;
 use self::lane_choice::choose_lane;
+pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
 use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, state};
@@ -170,6 +174,21 @@ impl Client {
     ) -> Result<O, ClientError> {
         let bytes = self.call(pool, method.id, &method.encode_input(input)?)?;
         Ok(method.decode_output(&bytes)?)
+    }
+
+    /// Submits a typed method with an estimated CPU time (at or above
+    /// [`SLOW_TASK_THRESHOLD`] it runs on a slow worker); wait on the
+    /// result for its typed output.
+    pub fn submit_method<I: Serialize + DeserializeOwned, O: Serialize + DeserializeOwned>(
+        &self,
+        pool: PoolId,
+        method: Method<I, O>,
+        input: &I,
+        est_cpu: Duration,
+    ) -> Result<TypedPending<'_, O>, ClientError> {
+        let input = method.encode_input(input)?;
+        let task = TaskSpec { est_cpu, ..TaskSpec::new(pool, method.id, &input) };
+        Ok(TypedPending::new(self.submit(&task)?))
     }
 
     /// The admin pool's typed client.

@@ -1,0 +1,104 @@
+//! The methods and types of `chimaera_bdev`, in a crate of their own: a
+//! client links this, never the module library (every module library
+//! exports the same plugin symbol, so two in one binary would clash).
+
+use chimod_sdk::Method;
+use chimod_sdk::bulk::Bulk;
+use chimod_sdk::methods::FIRST_MODULE_METHOD;
+use serde::{Deserialize, Serialize};
+
+/// A block of the device: `size` bytes at byte `offset`, both multiples of
+/// the device's alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Block {
+    /// Byte offset on the device.
+    pub offset: u64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// Writes `data` (a client's `client_data` buffer) into `block` at
+/// `offset` bytes from the block's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRequest {
+    /// The block.
+    pub block: Block,
+    /// Offset within the block.
+    pub offset: u64,
+    /// The bytes to write; its length is the write's length.
+    pub data: Bulk,
+}
+
+/// Reads `into.len` bytes of `block`, from `offset` bytes past its start,
+/// into a client's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRequest {
+    /// The block.
+    pub block: Block,
+    /// Offset within the block.
+    pub offset: u64,
+    /// Where the bytes go; its length is the read's length.
+    pub into: Bulk,
+}
+
+/// Latency figures of one kind of operation, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    /// Operations.
+    pub count: u64,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// Mean latency.
+    pub mean_us: f64,
+    /// 99th percentile (upper bound of its histogram bucket, within 10%).
+    pub p99_us: f64,
+}
+
+/// The figures the original declares for a device, when the compose entry
+/// gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeclaredPerformance {
+    /// Declared read bandwidth, MB/s.
+    pub read_bandwidth_mbps: Option<f64>,
+    /// Declared write bandwidth, MB/s.
+    pub write_bandwidth_mbps: Option<f64>,
+    /// Declared read latency, µs.
+    pub read_latency_us: Option<f64>,
+    /// Declared write latency, µs.
+    pub write_latency_us: Option<f64>,
+    /// Declared operations per second.
+    pub iops: Option<f64>,
+}
+
+/// A device's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BdevStats {
+    /// `file` or `ram`.
+    pub bdev_type: String,
+    /// Bytes in all.
+    pub capacity: u64,
+    /// Bytes not in live blocks.
+    pub remaining: u64,
+    /// Blocks allocated and not freed.
+    pub blocks_live: u64,
+    /// Writes.
+    pub writes: LatencyStats,
+    /// Reads.
+    pub reads: LatencyStats,
+    /// Whether file I/O bypasses the page cache (`O_DIRECT`).
+    pub direct_io: bool,
+    /// What the compose entry declared.
+    pub declared: DeclaredPerformance,
+}
+
+/// Allocates blocks for `size` bytes: one block of the smallest size class
+/// that holds it (4 KiB, 64 KiB, 256 KiB, 1 MiB), or several 1 MiB blocks.
+pub const ALLOCATE: Method<u64, Vec<Block>> = Method::new(FIRST_MODULE_METHOD);
+/// Frees blocks.
+pub const FREE: Method<Vec<Block>, ()> = Method::new(FIRST_MODULE_METHOD + 1);
+/// Writes; returns the bytes written.
+pub const WRITE: Method<WriteRequest, u64> = Method::new(FIRST_MODULE_METHOD + 2);
+/// Reads; returns the bytes read.
+pub const READ: Method<ReadRequest, u64> = Method::new(FIRST_MODULE_METHOD + 3);
+/// Statistics.
+pub const STATS: Method<(), BdevStats> = Method::new(FIRST_MODULE_METHOD + 4);
