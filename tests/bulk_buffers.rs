@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chimaera::client::{ClientError, TaskSpec};
-use chimaera_custom_api::{FILL, SUM, fill_byte};
+use chimaera_custom_api::{ECHO, FILL, SUM, fill_byte};
 use chimaera_test_support::{TWO_PLUS_ONE, attach, start_with_pools};
 use chimod_sdk::PoolId;
 use chimod_sdk::bulk::{Bulk, BulkSegment};
@@ -98,4 +98,28 @@ fn bad_references_and_a_full_segment_are_clear_errors() {
     let out =
         client.submit(&TaskSpec::new(CUSTOM, SUM.id, &input)).unwrap().wait(Some(Duration::from_secs(10)));
     assert_eq!(SUM.decode_output(&out.unwrap()).unwrap(), 0);
+}
+
+#[test]
+fn inputs_and_outputs_larger_than_a_slot_spill_into_bulk_buffers() {
+    let rt = start_with_pools(TWO_PLUS_ONE, "");
+    let client = attach(&rt);
+    let free_at_start = client.bulk_stats().map(|s| s.free);
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    // ECHO returns its input: 300 KB in, 300 KB out, through both segments.
+    assert_eq!(client.call_method(CUSTOM, ECHO, &big).unwrap(), big);
+    // Abandoned and fire-and-forget tasks free their spilled buffers too.
+    let input = ECHO.encode_input(&big).unwrap();
+    drop(client.submit(&TaskSpec::new(CUSTOM, ECHO.id, &input)).unwrap());
+    client.fire_and_forget(&TaskSpec::new(CUSTOM, ECHO.id, &input)).unwrap();
+    assert_eq!(client.call_method(CUSTOM, ECHO, &vec![1u8; 10]).unwrap(), vec![1u8; 10]);
+    let started = std::time::Instant::now();
+    while client.bulk_stats().map(|s| s.free) != free_at_start {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "spilled buffers leaked: {:?}",
+            client.bulk_stats()
+        );
+        std::thread::yield_now();
+    }
 }

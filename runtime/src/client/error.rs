@@ -74,16 +74,6 @@ pub enum ClientError {
     /// The module panicked running the task.
     #[error("{0}")]
     Panicked(String),
-    /// The input does not fit a task slot.
-    #[error(
-        "task input of {len} bytes exceeds the {max} bytes a task slot holds; send large data as a bulk buffer (Client::bulk_alloc)"
-    )]
-    TooLarge {
-        /// Input length.
-        len: usize,
-        /// Slot payload.
-        max: usize,
-    },
     /// Input or output did not encode or decode.
     #[error(transparent)]
     Codec(#[from] CodecError),

@@ -1,5 +1,10 @@
 //! Which lane a submission goes to: `lane_map_policy` over the lanes of the
 //! task's kind (scheduler lanes for fast tasks, slow lanes for long ones).
+//!
+//! A long task on a lane whose worker is busy waits for all of that
+//! worker's work, so slow lanes are chosen by load first: the lane with the
+//! fewest tasks queued or running, preferring a worker that is awake (a
+//! sleeping one costs a futex wake-up), the policy's pick breaking ties.
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -52,5 +57,16 @@ pub fn choose_lane(queue: &Queue, slow: bool) -> u32 {
         2 => next_random(),
         _ => queue.header().round_robin.fetch_add(1, Ordering::Relaxed),
     };
-    start + (pick % n) as u32
+    let first = start + (pick % n) as u32;
+    if !slow || n == 1 || queue.layout().num_lanes == queue.layout().sched_lanes {
+        return first;
+    }
+    // From the policy's pick round: the least loaded, awake first.
+    (0..end - start)
+        .map(|i| start + (first - start + i) % (end - start))
+        .min_by_key(|lane| {
+            let lane_ref = queue.lane(*lane);
+            (lane_ref.load(), lane_ref.asleep())
+        })
+        .unwrap_or(first)
 }

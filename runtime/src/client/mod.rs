@@ -41,7 +41,7 @@ use self::lane_choice::choose_lane;
 pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
-use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, state};
+use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
 
 /// How often a sleeping client checks that the runtime is still alive.
@@ -197,9 +197,32 @@ impl Client {
     }
 
     fn enqueue(&self, task: &TaskSpec<'_>, abandoned: bool) -> Result<u32, ClientError> {
-        if task.input.len() > Slot::PAYLOAD {
-            return Err(ClientError::TooLarge { len: task.input.len(), max: Slot::PAYLOAD });
+        // An input too large for the slot goes in a client_data buffer the
+        // runtime frees once the task has run (see `ipc::spill`).
+        let spilled = if task.input.len() > Slot::PAYLOAD {
+            let bulk = self.heaps.client.alloc(task.input.len() as u64, self.pid)?;
+            let ptr = self.heaps.client.resolve(&bulk)?;
+            // SAFETY: a block just allocated to this process, input-sized.
+            unsafe { std::ptr::copy_nonoverlapping(task.input.as_ptr(), ptr, task.input.len()) };
+            Some(bulk)
+        } else {
+            None
+        };
+        let result = self.enqueue_inline(task, abandoned, spilled);
+        if result.is_err()
+            && let Some(bulk) = spilled
+        {
+            let _ = self.heaps.client.free(&bulk, Some(self.pid));
         }
+        result
+    }
+
+    fn enqueue_inline(
+        &self,
+        task: &TaskSpec<'_>,
+        abandoned: bool,
+        spilled: Option<chimod_sdk::bulk::Bulk>,
+    ) -> Result<u32, ClientError> {
         // The clock is read only once there is something to wait for.
         let mut started = None;
         let lane_index = choose_lane(&self.queue, task.est_cpu >= SLOW_TASK_THRESHOLD);
@@ -223,10 +246,20 @@ impl Client {
         h.pool_major.store(task.pool.major, Ordering::Relaxed);
         h.pool_minor.store(task.pool.minor, Ordering::Relaxed);
         h.method.store(task.method, Ordering::Relaxed);
-        h.flags.store(0, Ordering::Relaxed);
         h.waiters.store(0, Ordering::Relaxed);
-        h.input_len.store(task.input.len() as u32, Ordering::Relaxed);
-        slot.write_payload(task.input);
+        match spilled {
+            Some(bulk) => {
+                let descriptor = spill::encode(bulk.offset, bulk.len);
+                h.flags.store(spill::INPUT, Ordering::Relaxed);
+                h.input_len.store(descriptor.len() as u32, Ordering::Relaxed);
+                slot.write_payload(&descriptor);
+            }
+            None => {
+                h.flags.store(0, Ordering::Relaxed);
+                h.input_len.store(task.input.len() as u32, Ordering::Relaxed);
+                slot.write_payload(task.input);
+            }
+        }
         h.state.store(if abandoned { state::ABANDONED } else { state::SUBMITTED }, Ordering::Relaxed);
         let lane = self.queue.lane(lane_index);
         let layout = self.queue.layout();
@@ -241,6 +274,15 @@ impl Client {
         }
         lane.ring();
         Ok(index)
+    }
+
+    /// Copies out an output that spilled into `runtime_data`, and frees it.
+    fn take_spilled_output(&self, payload: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let (offset, len) = spill::decode(payload)
+            .ok_or_else(|| ClientError::Failed("malformed spilled output descriptor".to_owned()))?;
+        let taken =
+            self.bulk_take(chimod_sdk::bulk::Bulk { segment: BulkSegment::RuntimeData, offset, len })?;
+        Ok(taken.to_vec())
     }
 
     fn check_serving(&self) -> Result<(), ClientError> {
@@ -355,9 +397,15 @@ impl PendingTask<'_> {
         let slot = self.client.queue.slot(self.index);
         let h = slot.header;
         let status = TaskStatus::from_code(h.status.load(Ordering::Relaxed));
-        let output = slot.payload(h.output_len.load(Ordering::Relaxed)).to_vec();
+        let payload = slot.payload(h.output_len.load(Ordering::Relaxed));
+        let output = if h.flags.load(Ordering::Relaxed) & spill::OUTPUT != 0 {
+            self.client.take_spilled_output(payload)
+        } else {
+            Ok(payload.to_vec())
+        };
         self.client.queue.release(self.index);
         self.done = true;
+        let output = output?;
         let text = || String::from_utf8_lossy(&output).into_owned();
         match status {
             TaskStatus::Ok => Ok(output),
@@ -374,13 +422,17 @@ impl Drop for PendingTask<'_> {
         if self.done {
             return;
         }
-        let h = self.client.queue.slot(self.index).header;
+        let slot = self.client.queue.slot(self.index);
+        let h = slot.header;
         // Either we abandon it before the worker completes it (the worker
         // frees it), or it is already done and we free it here.
         if h.state
             .compare_exchange(state::SUBMITTED, state::ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
+            if h.flags.load(Ordering::Relaxed) & spill::OUTPUT != 0 {
+                let _ = self.client.take_spilled_output(slot.payload(h.output_len.load(Ordering::Relaxed)));
+            }
             self.client.queue.release(self.index);
         }
     }

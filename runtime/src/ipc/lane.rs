@@ -19,7 +19,9 @@ pub struct Lane {
     _pad0: [u8; 56],
     /// Next position to take; written by the consumer (CAS).
     dequeue_pos: AtomicU64,
-    _pad1: [u8; 56],
+    /// Tasks taken and finished; written by the lane's worker only.
+    finished: AtomicU64,
+    _pad1: [u8; 48],
     /// 1 while the lane's worker is asleep (or about to be); the futex word
     /// producers wake it on.
     pub doorbell: AtomicU32,
@@ -52,6 +54,7 @@ impl Lane {
         debug_assert!(capacity.is_power_of_two());
         self.enqueue_pos.store(0, Ordering::Relaxed);
         self.dequeue_pos.store(0, Ordering::Relaxed);
+        self.finished.store(0, Ordering::Relaxed);
         self.doorbell.store(0, Ordering::Relaxed);
         for i in 0..u64::from(capacity) {
             self.cell(capacity, i).sequence.store(i, Ordering::Relaxed);
@@ -131,6 +134,22 @@ impl Lane {
         if self.doorbell.load(Ordering::Relaxed) != 0 && self.doorbell.swap(0, Ordering::SeqCst) != 0 {
             super::futex_wake(&self.doorbell);
         }
+    }
+
+    /// The worker finished a task it took from this lane. Worker only.
+    pub fn finish_one(&self) {
+        // One writer: a plain increment, no locked instruction.
+        self.finished.store(self.finished.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// Tasks queued or running (a snapshot): how busy the lane's worker is.
+    pub fn load(&self) -> u64 {
+        self.enqueue_pos.load(Ordering::Relaxed).saturating_sub(self.finished.load(Ordering::Relaxed))
+    }
+
+    /// Whether the lane's worker sleeps (or is about to).
+    pub fn asleep(&self) -> bool {
+        self.doorbell.load(Ordering::Relaxed) != 0
     }
 
     /// Tasks waiting now (a snapshot).

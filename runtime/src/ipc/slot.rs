@@ -42,6 +42,34 @@ pub mod state {
     pub const CLAIMED: u32 = 4;
 }
 
+/// Inputs and outputs larger than a slot's payload "spill" into a bulk
+/// buffer: the payload then holds the buffer's offset and length (16 bytes,
+/// little-endian) and a flag says so. An input spills into `client_data`
+/// (the client allocates; the runtime frees it once the task ran), an
+/// output into `runtime_data` (the runtime allocates for the task's owner;
+/// the client frees it once read).
+pub mod spill {
+    /// The input is in a `client_data` buffer.
+    pub const INPUT: u32 = 1;
+    /// The output is in a `runtime_data` buffer.
+    pub const OUTPUT: u32 = 2;
+
+    /// The payload bytes that describe a spilled buffer.
+    pub fn encode(offset: u64, len: u64) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&offset.to_le_bytes());
+        out[8..].copy_from_slice(&len.to_le_bytes());
+        out
+    }
+
+    /// The buffer a payload describes, if it is 16 bytes.
+    pub fn decode(payload: &[u8]) -> Option<(u64, u64)> {
+        let bytes: &[u8; 16] = payload.try_into().ok()?;
+        let (offset, len) = bytes.split_at(8);
+        Some((u64::from_le_bytes(offset.try_into().ok()?), u64::from_le_bytes(len.try_into().ok()?)))
+    }
+}
+
 /// The header of a slot.
 #[derive(Debug)]
 #[repr(C, align(64))]
@@ -60,7 +88,8 @@ pub struct SlotHeader {
     pub pool_minor: AtomicU32,
     /// Method number.
     pub method: AtomicU32,
-    /// Reserved for task flags (periodic, ...); 0 today.
+    /// [`spill`] bits: whether the input (set by the client) or the output
+    /// (set by the worker) lives in a bulk buffer instead of the payload.
     pub flags: AtomicU32,
     /// [`super::TaskStatus`] code, valid once `DONE`.
     pub status: AtomicU32,

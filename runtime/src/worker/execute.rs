@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chimod_sdk::PoolId;
-use tracing::{error, warn};
+use chimod_sdk::bulk::{Bulk, BulkSegment};
+use tracing::{debug, error, warn};
 
 use super::WorkerShared;
 use super::stack_guard;
-use crate::ipc::{Slot, TaskStatus};
+use crate::ipc::{Slot, TaskStatus, spill};
 use crate::module::CreateError;
 use crate::node::Node;
 use crate::task::{InternalTask, Outcome, PeriodicEntry};
@@ -48,7 +49,7 @@ pub(super) fn run_job(w: &WorkerShared, job: Job) {
             Some(slot) => run_slot(&w.node, &slot),
             None => {
                 warn!(index, "a lane held slot index {index}, beyond the queue's slots; ignored");
-                return;
+                Outcome::failed(TaskStatus::BadTask, "no such slot")
             }
         },
         Job::Internal(task) => run(&w.node, task.pool, task.method, &task.input),
@@ -66,13 +67,7 @@ pub(super) fn fail_job(w: &WorkerShared, job: Job, outcome: Outcome) {
 
 fn deliver(w: &WorkerShared, job: Job, outcome: Outcome) {
     match job {
-        Job::Slot(index) => {
-            if let Some(slot) = w.queue.try_slot(index)
-                && !slot.complete(outcome.status, &outcome.output)
-            {
-                w.queue.release(index);
-            }
-        }
+        Job::Slot(index) => complete_slot(w, index, outcome),
         Job::Internal(task) => {
             if let Some(completion) = task.completion {
                 completion.complete(outcome);
@@ -96,7 +91,81 @@ fn run_slot(node: &Node, slot: &Slot<'_>) -> Outcome {
             format!("task input of {input_len} bytes exceeds the slot payload of {} bytes", Slot::PAYLOAD),
         );
     }
-    run(node, pool, method, slot.payload(input_len))
+    let payload = slot.payload(input_len);
+    if h.flags.load(Ordering::Relaxed) & spill::INPUT == 0 {
+        return run(node, pool, method, payload);
+    }
+    match spilled(node, payload, BulkSegment::ClientData) {
+        // SAFETY: a live client_data block of `len` bytes (resolved), which
+        // the client leaves alone until the task is done.
+        Ok((ptr, bulk)) => {
+            run(node, pool, method, unsafe { std::slice::from_raw_parts(ptr, bulk.len as usize) })
+        }
+        Err(message) => Outcome::failed(TaskStatus::BadTask, format!("task input: {message}")),
+    }
+}
+
+/// The bulk buffer a spilled payload describes, checked against its heap.
+fn spilled(node: &Node, payload: &[u8], segment: BulkSegment) -> Result<(*mut u8, Bulk), String> {
+    let (offset, len) = spill::decode(payload).ok_or("a spilled buffer needs a 16-byte descriptor")?;
+    let bulk = Bulk { segment, offset, len };
+    let heaps = node.bulk.get().ok_or("no data segments")?;
+    heaps.get(segment).resolve(&bulk).map(|ptr| (ptr, bulk)).map_err(|e| e.to_string())
+}
+
+/// Completes a client's slot. An input that spilled is freed (the task is
+/// over); an output too large for the slot spills into `runtime_data`,
+/// owned by the client.
+fn complete_slot(w: &WorkerShared, index: u32, outcome: Outcome) {
+    w.queue.lane(w.lane).finish_one();
+    let Some(slot) = w.queue.try_slot(index) else { return };
+    let h = slot.header;
+    let heaps = w.node.bulk.get();
+    if h.flags.load(Ordering::Relaxed) & spill::INPUT != 0
+        && let (Some(heaps), Ok((_, bulk))) =
+            (heaps, spilled(&w.node, slot.payload(16), BulkSegment::ClientData))
+        && let Err(e) = heaps.client.free(&bulk, None)
+    {
+        debug!("spilled task input already gone: {e}");
+    }
+    let mut spilled_output = None;
+    let (status, payload, flags) = match heaps {
+        Some(heaps) if outcome.output.len() > Slot::PAYLOAD => {
+            let owner = h.owner_pid.load(Ordering::Relaxed);
+            match heaps
+                .runtime
+                .alloc(outcome.output.len() as u64, owner)
+                .and_then(|b| Ok((heaps.runtime.resolve(&b)?, b)))
+            {
+                Ok((ptr, bulk)) => {
+                    // SAFETY: a block just allocated for this output.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(outcome.output.as_ptr(), ptr, outcome.output.len())
+                    };
+                    spilled_output = Some(bulk);
+                    (outcome.status, spill::encode(bulk.offset, bulk.len).to_vec(), spill::OUTPUT)
+                }
+                Err(e) => (
+                    TaskStatus::Error,
+                    format!(
+                        "task output of {} bytes does not fit in its slot, and {e}",
+                        outcome.output.len()
+                    )
+                    .into_bytes(),
+                    0,
+                ),
+            }
+        }
+        _ => (outcome.status, outcome.output, 0),
+    };
+    h.flags.store(flags, Ordering::Relaxed);
+    if !slot.complete(status, &payload) {
+        // Abandoned: nobody will read the output.
+        if let (Some(heaps), Some(bulk)) = (heaps, spilled_output) {
+            let _ = heaps.runtime.free(&bulk, None);
+        }
+        w.queue.release(index);
+    }
 }
 
 /// Runs method `method` of this node's container of `pool`.

@@ -60,6 +60,7 @@ pub fn current_worker() -> Option<u32> {
 pub(crate) struct WorkerShared {
     node: Arc<Node>,
     queue: Queue,
+    lane: u32,
     counters: Arc<WorkerCounters>,
     inbox: Arc<Inbox>,
 }
@@ -85,7 +86,7 @@ impl Workers {
             let kind = if lane < layout.sched_lanes { "sched" } else { "slow" };
             let counters = Arc::new(WorkerCounters::default());
             infos.push(WorkerInfo { kind, lane, counters: counters.clone(), inbox: inbox.clone() });
-            let shared = Arc::new(WorkerShared { node: node.clone(), queue, counters, inbox });
+            let shared = Arc::new(WorkerShared { node: node.clone(), queue, lane, counters, inbox });
             let idle = Idle::new(timing.first_busy_wait, timing.sleep_increment, timing.max_sleep);
             let thread = std::thread::Builder::new()
                 .name(format!("chi-{kind}-{lane}"))

@@ -1,0 +1,307 @@
+//! Block device figures beside the machine's limits, measured in the same
+//! run: memcpy bandwidth for the RAM device, fio (same block size, queue
+//! depth, direct I/O, file system) for the file device.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chimaera::client::{BdevClient, Client, TypedPending};
+use chimaera_bdev_api::{Block, READ, ReadRequest, WRITE, WriteRequest};
+use chimod_sdk::PoolId;
+
+use crate::runtime::with_runtime;
+use crate::{Args, us};
+
+const FILE_DEV: PoolId = PoolId::new(300, 0);
+const RAM_DEV: PoolId = PoolId::new(301, 0);
+const SIZES: [u64; 3] = [4 << 10, 64 << 10, 1 << 20];
+const CHUNK: u64 = 1 << 20;
+const IO_ESTIMATE: Duration = Duration::from_millis(1);
+
+/// One measured figure.
+#[derive(Debug, Clone, Copy, Default)]
+struct Figure {
+    mbps: f64,
+    iops: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+impl std::fmt::Display for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:8.1} MB/s {:8.0} IOPS  p50 {:7.1} us  p99 {:7.1} us",
+            self.mbps, self.iops, self.p50_us, self.p99_us
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Write,
+    Read,
+}
+
+/// Runs every bdev figure.
+pub fn run(args: &Args) -> Result<(), String> {
+    let dir =
+        args.bdev_dir.canonicalize().map_err(|e| format!("--bdev-dir {}: {e}", args.bdev_dir.display()))?;
+    let device = dir.join(format!("chimaera_bench_{}.dat", std::process::id()));
+    let depth = args.io_depth.max(1);
+    let size = args.bdev_size.bytes();
+    let config = format!(
+        "workers:\n  sched_threads: 1\n  slow_threads: {depth}\nmemory:\n  main_segment_size: 64M\n  client_data_segment_size: {}M\n  runtime_data_segment_size: 8M\nnetworking:\n  port: {{port}}\nlogging:\n  level: warning\n  file: \"\"\ncompose:\n  - mod_name: chimaera_bdev\n    pool_name: {}\n    pool_query: local\n    pool_id: 300.0\n    capacity: {size}\n    bdev_type: file\n    io_depth: {depth}\n  - mod_name: chimaera_bdev\n    pool_name: bench_ram\n    pool_query: local\n    pool_id: 301.0\n    capacity: {size}\n    bdev_type: ram\n    io_depth: {depth}\n",
+        2 * u64::from(depth) + 16,
+        device.display()
+    );
+    let result = with_runtime(&config, |port| measure_all(args, port, depth, size, &device));
+    let _ = std::fs::remove_file(&device);
+    result
+}
+
+fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> Result<(), String> {
+    let client = Client::attach_port(port, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let seconds = Duration::from_secs_f64(args.seconds);
+    println!(
+        "chimaera_bench bdev: devices of {} (file {}), queue depths 1 and {depth}, {:.1} s per figure, {} cores",
+        chimod_sdk::Size::from_bytes(size),
+        device.display(),
+        args.seconds,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let fio = fio_version();
+    match &fio {
+        Some(v) => println!(
+            "limits: memcpy (one thread) for RAM; {v} with --direct=1 on the same file system for file"
+        ),
+        None => println!(
+            "limits: memcpy for RAM; fio is not installed (apt-get install fio), so file figures stand alone"
+        ),
+    }
+    for (pool, name) in [(RAM_DEV, "ram"), (FILE_DEV, "file")] {
+        let dev = BdevClient::new(&client, pool);
+        let blocks = dev.allocate(size).map_err(|e| e.to_string())?;
+        let direct = dev.stats().map_err(|e| e.to_string())?.direct_io;
+        if pool == FILE_DEV {
+            println!("file device direct I/O (O_DIRECT): {direct}");
+        }
+        // Write everything once so reads read real data.
+        fill(&client, pool, &blocks, depth)?;
+        for bs in SIZES {
+            for random in [false, true] {
+                for op in [Op::Write, Op::Read] {
+                    for qd in [1, depth] {
+                        let ours = measure(&client, pool, &blocks, bs, op, random, qd, seconds)?;
+                        let limit = match pool {
+                            RAM_DEV => Some(memcpy(bs, seconds)),
+                            _ if fio.is_some() => fio_figure(device, size, bs, op, random, qd, seconds).ok(),
+                            _ => None,
+                        };
+                        let label = format!(
+                            "{name:4} {:4} {:5} {:>4} qd{qd:<3}",
+                            if random { "rand" } else { "seq" },
+                            if op == Op::Write { "write" } else { "read" },
+                            chimod_sdk::Size::from_bytes(bs).to_string()
+                        );
+                        match limit {
+                            Some(l) => println!(
+                                "{label} {ours} | limit {l} | {:5.1}% of the limit's MB/s",
+                                100.0 * ours.mbps / l.mbps.max(f64::MIN_POSITIVE)
+                            ),
+                            None => println!("{label} {ours}"),
+                        }
+                    }
+                }
+            }
+        }
+        dev.free(&blocks).map_err(|e| e.to_string())?;
+    }
+    println!(
+        "rerun: chimaera_bench --mode bdev --bdev-dir {} --bdev-size {} --io-depth {depth} --seconds {}",
+        args.bdev_dir.display(),
+        args.bdev_size,
+        args.seconds
+    );
+    Ok(())
+}
+
+/// Writes every 1 MiB block once.
+fn fill(client: &Client, pool: PoolId, blocks: &[Block], depth: u32) -> Result<(), String> {
+    let mut buf = client.bulk_alloc(CHUNK).map_err(|e| e.to_string())?;
+    buf.fill(0x5a);
+    let bulk = buf.bulk();
+    let mut inflight = VecDeque::new();
+    for block in blocks {
+        if inflight.len() >= depth as usize {
+            let p: TypedPending<'_, u64> = inflight.pop_front().expect("non-empty");
+            p.wait(None).map_err(|e| e.to_string())?;
+        }
+        let req = WriteRequest { block: *block, offset: 0, data: bulk };
+        inflight.push_back(client.submit_method(pool, WRITE, &req, IO_ESTIMATE).map_err(|e| e.to_string())?);
+    }
+    for p in inflight {
+        p.wait(None).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// One figure: `qd` operations of `bs` bytes in flight for `seconds`.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    client: &Client,
+    pool: PoolId,
+    blocks: &[Block],
+    bs: u64,
+    op: Op,
+    random: bool,
+    qd: u32,
+    seconds: Duration,
+) -> Result<Figure, String> {
+    let bufs =
+        (0..qd).map(|_| client.bulk_alloc(bs)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let slots = blocks.len() as u64 * (CHUNK / bs);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next_seq = 0u64;
+    let mut next_slot = || {
+        let slot = if random {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % slots
+        } else {
+            next_seq = (next_seq + 1) % slots;
+            next_seq
+        };
+        let per_block = CHUNK / bs;
+        (blocks[(slot / per_block) as usize], (slot % per_block) * bs)
+    };
+    let mut free: Vec<usize> = (0..bufs.len()).collect();
+    let mut inflight: VecDeque<(TypedPending<'_, u64>, Instant, usize)> = VecDeque::new();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    let deadline = started + seconds;
+    loop {
+        let now = Instant::now();
+        if now < deadline
+            && let Some(b) = free.pop()
+        {
+            let (block, offset) = next_slot();
+            let bulk = bufs[b].bulk();
+            let pending = match op {
+                Op::Write => client.submit_method(
+                    pool,
+                    WRITE,
+                    &WriteRequest { block, offset, data: bulk },
+                    IO_ESTIMATE,
+                ),
+                Op::Read => {
+                    client.submit_method(pool, READ, &ReadRequest { block, offset, into: bulk }, IO_ESTIMATE)
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            inflight.push_back((pending, now, b));
+            continue;
+        }
+        let Some((pending, submitted, b)) = inflight.pop_front() else { break };
+        pending.wait(None).map_err(|e| e.to_string())?;
+        latencies.push(submitted.elapsed());
+        free.push(b);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+    };
+    let ops = latencies.len() as f64;
+    Ok(Figure {
+        mbps: ops * bs as f64 / elapsed / 1e6,
+        iops: ops / elapsed,
+        p50_us: pct(0.5).map_or(0.0, |d| us(*d)),
+        p99_us: pct(0.99).map_or(0.0, |d| us(*d)),
+    })
+}
+
+/// One thread copying `bs`-byte pieces between two 64 MiB buffers.
+fn memcpy(bs: u64, seconds: Duration) -> Figure {
+    const SPAN: usize = 64 << 20;
+    let src = vec![0x33u8; SPAN];
+    let mut dst = vec![0u8; SPAN];
+    let bs = bs as usize;
+    let mut copies = 0u64;
+    let mut at = 0;
+    let started = Instant::now();
+    while started.elapsed() < seconds {
+        for _ in 0..64 {
+            dst[at..at + bs].copy_from_slice(&src[at..at + bs]);
+            at = (at + bs) % SPAN;
+            copies += 1;
+        }
+    }
+    std::hint::black_box(&dst);
+    let elapsed = started.elapsed().as_secs_f64();
+    let per_op_us = elapsed * 1e6 / copies as f64;
+    Figure {
+        mbps: copies as f64 * bs as f64 / elapsed / 1e6,
+        iops: copies as f64 / elapsed,
+        p50_us: per_op_us,
+        p99_us: per_op_us,
+    }
+}
+
+fn fio_version() -> Option<String> {
+    let out = Command::new("fio").arg("--version").output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// fio with the same block size, pattern, depth and direct I/O, on a file
+/// of its own beside the device file.
+fn fio_figure(
+    device: &Path,
+    size: u64,
+    bs: u64,
+    op: Op,
+    random: bool,
+    qd: u32,
+    seconds: Duration,
+) -> Result<Figure, String> {
+    let file = device.with_extension("fio");
+    let rw = match (op, random) {
+        (Op::Write, false) => "write",
+        (Op::Write, true) => "randwrite",
+        (Op::Read, false) => "read",
+        (Op::Read, true) => "randread",
+    };
+    let engine = if qd == 1 { "psync" } else { "libaio" };
+    let out = Command::new("fio")
+        .args([
+            "--name=limit",
+            &format!("--filename={}", file.display()),
+            &format!("--size={size}"),
+            &format!("--bs={bs}"),
+            &format!("--rw={rw}"),
+            "--direct=1",
+            &format!("--ioengine={engine}"),
+            &format!("--iodepth={qd}"),
+            &format!("--runtime={}", seconds.as_secs_f64().max(1.0)),
+            "--time_based",
+            "--output-format=json",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&file);
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let job = &json["jobs"][0][if op == Op::Write { "write" } else { "read" }];
+    let pct = |p: &str| job["clat_ns"]["percentile"][p].as_f64().unwrap_or(0.0) / 1000.0;
+    Ok(Figure {
+        mbps: job["bw_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        iops: job["iops"].as_f64().unwrap_or(0.0),
+        p50_us: pct("50.000000"),
+        p99_us: pct("99.000000"),
+    })
+}

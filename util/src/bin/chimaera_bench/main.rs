@@ -1,0 +1,98 @@
+//! `chimaera_bench`: figures for the runtime against a runtime it starts
+//! itself (or one already running): no-op task round trip and throughput
+//! through shared memory (`--mode tasks`), and block device throughput and
+//! latency beside the machine's own limits (`--mode bdev`).
+
+mod bdev;
+mod runtime;
+mod tasks;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Measure the runtime.
+///
+/// tasks: no-op task latency and throughput between client threads and a
+/// runtime over shared memory. The no-op is the admin pool's `ping`, which
+/// crosses the task queue and the module boundary and does nothing else.
+///
+/// bdev: sequential and random writes and reads of 4K, 64K and 1M on a RAM
+/// and a file chimaera_bdev device, at queue depth 1 and --io-depth, beside
+/// memcpy bandwidth (RAM) and fio with the same block size, depth and
+/// direct I/O on the same file system (file).
+///
+/// Unless --port names a running runtime, the bench starts
+/// chimaera_start_runtime (next to this binary) and stops it afterwards.
+///
+/// Examples:
+///   chimaera_bench --tasks 200000 --threads 1,2
+///   chimaera_bench --mode bdev --bdev-dir /mnt/nvme --io-depth 16
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, verbatim_doc_comment)]
+pub struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Mode::Tasks)]
+    mode: Mode,
+    /// Tasks per measurement (tasks mode).
+    #[arg(long, default_value_t = 200_000)]
+    tasks: u64,
+    /// Client thread counts to measure synchronous throughput with (tasks mode).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<u32>,
+    /// Tasks in flight per thread in the pipelined mode (tasks mode).
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// Scheduler workers of the runtime the bench starts.
+    #[arg(long, default_value_t = 1)]
+    sched_workers: u32,
+    /// Directory of the file device (bdev mode); its file system is measured.
+    #[arg(long, default_value = ".")]
+    bdev_dir: PathBuf,
+    /// Capacity of each device (bdev mode).
+    #[arg(long, default_value = "1G")]
+    bdev_size: chimod_sdk::Size,
+    /// The deeper queue depth measured (bdev mode); also the device's io_depth.
+    #[arg(long, default_value_t = 16)]
+    io_depth: u32,
+    /// Seconds per figure (bdev mode).
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+    /// Use the runtime already running on this port (tasks mode).
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+/// What `chimaera_bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// No-op task round trip and throughput.
+    Tasks,
+    /// Block devices against memcpy and fio.
+    Bdev,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match (args.mode, args.port) {
+        (Mode::Tasks, Some(port)) => tasks::run(&args, port),
+        (Mode::Tasks, None) => {
+            runtime::with_runtime(&runtime::tasks_config(&args), |port| tasks::run(&args, port))
+        }
+        (Mode::Bdev, _) => bdev::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chimaera_bench: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Microseconds, for printing.
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
