@@ -96,10 +96,11 @@ fn run_slot(node: &Node, slot: &Slot<'_>) -> Outcome {
         return run(node, pool, method, payload);
     }
     match spilled(node, payload, BulkSegment::ClientData) {
-        // SAFETY: a live client_data block of `len` bytes (resolved), which
-        // the client leaves alone until the task is done.
         Ok((ptr, bulk)) => {
-            run(node, pool, method, unsafe { std::slice::from_raw_parts(ptr, bulk.len as usize) })
+            // SAFETY: a live client_data block of `len` bytes (resolved),
+            // which the client leaves alone until the task is done.
+            let input = unsafe { std::slice::from_raw_parts(ptr, bulk.len as usize) };
+            run(node, pool, method, input)
         }
         Err(message) => Outcome::failed(TaskStatus::BadTask, format!("task input: {message}")),
     }
