@@ -13,6 +13,7 @@ use chimod_sdk::{PoolId, PoolQuery};
 
 const FILE_DEV: PoolId = PoolId::new(300, 0);
 const RAM_DEV: PoolId = PoolId::new(301, 0);
+const SYNC_FILE_DEV: PoolId = PoolId::new(302, 0);
 
 /// A runtime with a 32M file device in its directory and a 32M RAM device,
 /// and data segments large enough for 1 MiB buffers from several threads.
@@ -31,6 +32,13 @@ fn config() -> String {
     bdev_type: file
     io_depth: 8
     read_bandwidth_mbps: 1800
+  - mod_name: chimaera_bdev
+    pool_name: {{dir}}/sync_device.dat
+    pool_query: local
+    pool_id: 302.0
+    capacity: 32M
+    bdev_type: file
+    io_engine: sync
   - mod_name: chimaera_bdev
     pool_name: ram_dev
     pool_query: local
@@ -65,7 +73,7 @@ fn read_back(client: &Client, dev: &BdevClient<'_>, block: Block) -> Vec<u8> {
 fn every_size_class_round_trips_on_both_backends() {
     let rt = start();
     let client = attach(&rt);
-    for pool in [FILE_DEV, RAM_DEV] {
+    for pool in [FILE_DEV, SYNC_FILE_DEV, RAM_DEV] {
         let dev = BdevClient::new(&client, pool);
         for (i, size) in [4096u64, 64 << 10, 256 << 10, 1 << 20, 3 << 20].into_iter().enumerate() {
             let blocks = dev.allocate(size).unwrap();
@@ -97,6 +105,7 @@ fn every_size_class_round_trips_on_both_backends() {
     let file = BdevClient::new(&client, FILE_DEV).stats().unwrap();
     assert_eq!(file.bdev_type, "file");
     assert_eq!(file.declared.read_bandwidth_mbps, Some(1800.0));
+    assert!(!BdevClient::new(&client, SYNC_FILE_DEV).stats().unwrap().async_io, "io_engine: sync");
 }
 
 #[test]
@@ -211,6 +220,8 @@ fn bad_devices_and_bad_requests_are_clear_errors() {
     assert!(err.contains("capacity: 64T is more than this machine can give"), "{err}");
     let err = create(6, "x", serde_json::json!({"capacity": "1M", "bdev_type": "ram", "io_depth": 0}));
     assert!(err.contains("io_depth: must be at least 1"), "{err}");
+    let err = create(7, "x", serde_json::json!({"capacity": "1M", "bdev_type": "file", "io_engine": "aio"}));
+    assert!(err.contains("io_engine: unknown variant `aio`"), "{err}");
 
     // Requests outside a block or the device.
     let dev = BdevClient::new(&client, FILE_DEV);

@@ -320,3 +320,24 @@ pub fn bulk_free(bulk: &Bulk) -> Result<(), ModError> {
     let status = unsafe { (host.bulk_free)(host.ctx, &abi, OutBuf::for_vec(&mut out)) };
     outcome(status, out).map(drop)
 }
+
+/// Lets the worker run other tasks, and comes back on its next round. A
+/// task that waits for something outside the runtime (an I/O completion
+/// it polls for) calls this in its polling loop instead of blocking its
+/// worker. Outside a runtime it yields the thread.
+///
+/// ```
+/// let mut polls = 0;
+/// while polls < 3 {
+///     polls += 1;
+///     chimod_sdk::host::yield_now();
+/// }
+/// assert_eq!(polls, 3);
+/// ```
+pub fn yield_now() {
+    match get() {
+        // SAFETY: the host table is valid while the module is loaded.
+        Some(host) => unsafe { (host.yield_now)(host.ctx) },
+        None => std::thread::yield_now(),
+    }
+}

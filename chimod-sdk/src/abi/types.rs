@@ -102,7 +102,8 @@ abi_types! {
     /// unsafe extern "C" fn bulk_map(_: *const std::ffi::c_void, _: *const AbiBulk, _: *mut *mut u8, _: OutBuf) -> Status { Status::ERROR }
     /// unsafe extern "C" fn bulk_alloc(_: *const std::ffi::c_void, _: u64, _: *mut AbiBulk, _: OutBuf) -> Status { Status::ERROR }
     /// unsafe extern "C" fn bulk_free(_: *const std::ffi::c_void, _: *const AbiBulk, _: OutBuf) -> Status { Status::ERROR }
-    /// let host = HostApi { max_level: 3, log, ctx: std::ptr::null(), admin, submit, wait, forget, bulk_map, bulk_alloc, bulk_free };
+    /// unsafe extern "C" fn yield_now(_: *const std::ffi::c_void) {}
+    /// let host = HostApi { max_level: 3, log, ctx: std::ptr::null(), admin, submit, wait, forget, bulk_map, bulk_alloc, bulk_free, yield_now };
     /// assert_eq!(host.max_level, chimod_sdk::abi::LogLevelCode::INFO);
     /// ```
     #[repr(C)]
@@ -133,6 +134,10 @@ abi_types! {
         pub bulk_alloc: unsafe extern "C" fn(ctx: *const c_void, len: u64, bulk: *mut AbiBulk, out: OutBuf) -> Status,
         /// Frees a block of `runtime_data`.
         pub bulk_free: unsafe extern "C" fn(ctx: *const c_void, bulk: *const AbiBulk, out: OutBuf) -> Status,
+        /// Lets the worker run other tasks and resumes the calling task on
+        /// its next round: how a task polls for something (an I/O
+        /// completion) without blocking its worker.
+        pub yield_now: unsafe extern "C" fn(ctx: *const c_void),
     }
 
     /// A [`crate::bulk::Bulk`] as it crosses the boundary.

@@ -11,6 +11,7 @@
 //!     bdev_type: file        # or ram
 //!     io_depth: 32           # optional, default 16
 //!     alignment: 4096        # optional, default 4096
+//!     io_engine: auto        # optional: auto (io_uring if allowed), io_uring, sync
 //! ```
 //!
 //! Clients allocate blocks ([`api::ALLOCATE`]), write and read them
@@ -19,9 +20,12 @@
 //! them, and read statistics. Allocation lives in memory; data in a file
 //! device survives restarts (reopen the same path with the same capacity).
 //!
-//! Reads and writes block their worker for the I/O: clients send them as
-//! long tasks, so they run on slow workers and short tasks are never
-//! delayed (the typed client does this).
+//! A file device submits its I/O through io_uring and yields its worker
+//! until the completion arrives, so one worker keeps up to `io_depth`
+//! operations in flight and runs other tasks meanwhile; where io_uring is
+//! not allowed it falls back to `pread`/`pwrite`. Clients send reads and
+//! writes as long tasks (the typed client does), so they run on slow
+//! workers and short tasks are never delayed behind them.
 
 mod allocator;
 mod backend;
@@ -41,7 +45,7 @@ use crate::api::{
 };
 use crate::backend::{Backend, FileBackend, RamBackend};
 use crate::latency::OpStats;
-pub use crate::params::{BdevParams, BdevType};
+pub use crate::params::{BdevParams, BdevType, IoEngine};
 
 /// A block device container.
 #[derive(Debug)]
@@ -61,9 +65,7 @@ impl ChiMod for Bdev {
         let capacity = params.capacity.bytes();
         let backend: Box<dyn Backend> = match params.bdev_type {
             BdevType::Ram => Box::new(RamBackend::new(capacity)?),
-            BdevType::File => {
-                Box::new(FileBackend::open(Path::new(&pool.pool_name), capacity, params.alignment)?)
-            }
+            BdevType::File => Box::new(FileBackend::open(Path::new(&pool.pool_name), capacity, &params)?),
         };
         chimod_sdk::tracing::info!(
             "{} device {pool}: capacity {}, io_depth {}, alignment {}{}",
@@ -71,7 +73,12 @@ impl ChiMod for Bdev {
             params.capacity,
             params.io_depth,
             params.alignment,
-            if backend.direct_io() { ", direct I/O" } else { "" }
+            match (backend.direct_io(), backend.async_io()) {
+                (true, true) => ", direct I/O through io_uring",
+                (true, false) => ", direct I/O",
+                (false, true) => ", through io_uring",
+                (false, false) => "",
+            }
         );
         Ok(Bdev {
             blocks: BlockAllocator::new(capacity, params.alignment),
@@ -181,6 +188,7 @@ impl Bdev {
             writes: self.writes.snapshot(),
             reads: self.reads.snapshot(),
             direct_io: self.backend.direct_io(),
+            async_io: self.backend.async_io(),
             declared: DeclaredPerformance {
                 read_bandwidth_mbps: p.read_bandwidth_mbps,
                 write_bandwidth_mbps: p.write_bandwidth_mbps,

@@ -23,6 +23,19 @@ impl BdevType {
     }
 }
 
+/// How a file device does its I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoEngine {
+    /// io_uring where the kernel and sandbox allow it, else `sync`.
+    #[default]
+    Auto,
+    /// io_uring, or the device is not created.
+    IoUring,
+    /// `pread`/`pwrite` on the worker.
+    Sync,
+}
+
 /// A block device's compose keys.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +50,9 @@ pub struct BdevParams {
     /// Block alignment in bytes (default 4096, a power of two).
     #[serde(default = "default_alignment")]
     pub alignment: u64,
+    /// File devices: `auto` (default), `io_uring` or `sync`.
+    #[serde(default)]
+    pub io_engine: IoEngine,
     /// Declared figures of the original runtime, reported in stats.
     #[serde(default)]
     pub read_bandwidth_mbps: Option<f64>,

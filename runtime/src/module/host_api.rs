@@ -49,6 +49,7 @@ pub(super) fn host_api(ctx: HostContext) -> HostApi {
         bulk_map: host_bulk_map,
         bulk_alloc: host_bulk_alloc,
         bulk_free: host_bulk_free,
+        yield_now: host_yield_now,
     }
 }
 
@@ -232,5 +233,12 @@ unsafe extern "C" fn host_bulk_free(ctx: *const c_void, bulk: *const AbiBulk, ou
             }
             heaps.runtime.free(&bulk, None).map_err(|e| e.to_string())
         })
+    }
+}
+
+/// Puts the calling task back at the end of its worker's round.
+unsafe extern "C" fn host_yield_now(_ctx: *const c_void) {
+    if catch_unwind(crate::worker::yield_current_fiber).is_err() {
+        tracing::error!("yielding panicked in the runtime");
     }
 }

@@ -8,6 +8,7 @@
 //! Fibers never move between threads (module code may keep thread-locals).
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -36,6 +37,8 @@ pub(super) enum Event {
     Finished,
     /// Its job waits; resume it after a wake-up.
     Suspended,
+    /// Its job polls; resume it on the worker's next round.
+    Yielded,
 }
 
 /// Names a suspended task so that whoever completes what it waits for can
@@ -82,6 +85,22 @@ pub fn current_task_owner() -> Option<u32> {
     (!ctx.is_null()).then(|| unsafe { (*ctx).owner.get() })
 }
 
+/// Puts the running fiber at the end of its worker's round (on a thread
+/// with no fiber, yields the thread).
+pub fn yield_current_fiber() {
+    let ctx = CURRENT.get();
+    if ctx.is_null() {
+        std::thread::yield_now();
+        return;
+    }
+    // SAFETY: as in `suspend_current_fiber`.
+    let yielder = unsafe { &*(*ctx).yielder };
+    if let Resume::Start(_) = yielder.suspend(Event::Yielded) {
+        error!("a yielded fiber was given a new job; the job is dropped");
+    }
+    CURRENT.set(ctx);
+}
+
 /// Suspends the running fiber until its worker resumes it after a wake-up.
 /// Only called when [`current_fiber`] returned `Some`.
 pub fn suspend_current_fiber() {
@@ -103,6 +122,7 @@ type FiberCoroutine = Coroutine<Resume, Event, (), DefaultStack>;
 
 struct Fiber {
     coroutine: FiberCoroutine,
+    /// Waiting for a wake-up, or yielded (in `ready`).
     suspended: bool,
     guard: (usize, usize),
 }
@@ -113,6 +133,8 @@ pub(super) struct Fibers {
     stack_size: usize,
     fibers: Vec<Fiber>,
     idle: Vec<u32>,
+    /// Fibers that yielded, in the order they resume.
+    ready: VecDeque<u32>,
     suspended: usize,
 }
 
@@ -128,12 +150,34 @@ impl std::fmt::Debug for Fibers {
 
 impl Fibers {
     pub(super) fn new(shared: Arc<WorkerShared>, stack_size: usize) -> Fibers {
-        Fibers { shared, stack_size, fibers: Vec::new(), idle: Vec::new(), suspended: 0 }
+        Fibers {
+            shared,
+            stack_size,
+            fibers: Vec::new(),
+            idle: Vec::new(),
+            ready: VecDeque::new(),
+            suspended: 0,
+        }
     }
 
     /// Tasks suspended now.
     pub(super) fn suspended(&self) -> usize {
         self.suspended
+    }
+
+    /// Resumes every fiber that yielded before this call; `true` if any.
+    pub(super) fn run_ready(&mut self) -> bool {
+        let round = self.ready.len();
+        for _ in 0..round {
+            if let Some(id) = self.ready.pop_front() {
+                self.suspended -= 1;
+                self.resume(id, Resume::Wake);
+            }
+        }
+        if round > 0 {
+            self.publish();
+        }
+        round > 0
     }
 
     /// Runs `job` on an idle fiber (a new one if none is idle).
@@ -161,7 +205,7 @@ impl Fibers {
     /// Resumes suspended fiber `id`.
     pub(super) fn wake(&mut self, id: u32) {
         match self.fibers.get(id as usize) {
-            Some(f) if f.suspended => {
+            Some(f) if f.suspended && !self.ready.contains(&id) => {
                 self.suspended -= 1;
                 self.resume(id, Resume::Wake);
                 self.publish();
@@ -209,6 +253,11 @@ impl Fibers {
             CoroutineResult::Yield(Event::Suspended) => {
                 fiber.suspended = true;
                 self.suspended += 1;
+            }
+            CoroutineResult::Yield(Event::Yielded) => {
+                fiber.suspended = true;
+                self.suspended += 1;
+                self.ready.push_back(id);
             }
             // The body loops forever; a fiber that returned is never reused.
             CoroutineResult::Return(()) => error!(fiber = id, "a fiber's loop returned"),

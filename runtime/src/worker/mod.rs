@@ -32,7 +32,9 @@ use tracing::{debug, warn};
 
 use self::execute::{Job, fail_job};
 use self::fiber::Fibers;
-pub use self::fiber::{FiberRef, current_fiber, current_task_owner, suspend_current_fiber};
+pub use self::fiber::{
+    FiberRef, current_fiber, current_task_owner, suspend_current_fiber, yield_current_fiber,
+};
 use self::idle::Idle;
 pub use self::inbox::Inbox;
 pub use self::route::{schedule_periodic, submit};
@@ -126,7 +128,7 @@ fn serve(shared: Arc<WorkerShared>, lane_index: u32, mut idle: Idle, stack_size:
     let mut stop_began: Option<Instant> = None;
     debug!(lane = lane_index, "worker started");
     loop {
-        let mut worked = false;
+        let mut worked = fibers.run_ready();
         while let Some(fiber) = inbox.pop_wakeup() {
             fibers.wake(fiber);
             worked = true;

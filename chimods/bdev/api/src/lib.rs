@@ -87,6 +87,8 @@ pub struct BdevStats {
     pub reads: LatencyStats,
     /// Whether file I/O bypasses the page cache (`O_DIRECT`).
     pub direct_io: bool,
+    /// Whether file I/O is asynchronous (io_uring).
+    pub async_io: bool,
     /// What the compose entry declared.
     pub declared: DeclaredPerformance,
 }

@@ -5,8 +5,9 @@
 //! (`pread`/`pwrite`). With `O_DIRECT` where the file system allows it and
 //! the request is aligned (bulk buffers are 4096-aligned), the page cache
 //! is bypassed; otherwise a second, buffered descriptor serves the request.
+//! Operations go through io_uring where it is allowed (see `uring.rs`).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use chimod_sdk::{ModError, Size};
@@ -14,6 +15,8 @@ use rustix::fs::{FallocateFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::Backend;
+use super::uring::{Uring, UringOp};
+use crate::params::{BdevParams, IoEngine};
 
 /// The file and its descriptors.
 #[derive(Debug)]
@@ -21,6 +24,7 @@ pub struct FileBackend {
     buffered: OwnedFd,
     direct: Option<OwnedFd>,
     alignment: u64,
+    uring: Option<Uring>,
 }
 
 fn error(path: &Path, what: &str, e: impl std::fmt::Display) -> ModError {
@@ -29,7 +33,8 @@ fn error(path: &Path, what: &str, e: impl std::fmt::Display) -> ModError {
 
 impl FileBackend {
     /// Opens (or creates and sizes) the file at `path`.
-    pub fn open(path: &Path, capacity: u64, alignment: u64) -> Result<FileBackend, ModError> {
+    pub fn open(path: &Path, capacity: u64, params: &BdevParams) -> Result<FileBackend, ModError> {
+        let alignment = params.alignment;
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
             return Err(ModError::new(format!(
@@ -88,7 +93,26 @@ impl FileBackend {
         } else {
             None
         };
-        Ok(FileBackend { buffered, direct, alignment })
+        let uring = match (params.io_engine, Uring::new(params.io_depth)) {
+            (IoEngine::Sync, _) => None,
+            (_, Ok(ring)) => Some(ring),
+            (IoEngine::IoUring, Err(e)) => {
+                return Err(ModError::new(format!("io_engine: io_uring is not available here: {e}")));
+            }
+            (IoEngine::Auto, Err(e)) => {
+                chimod_sdk::tracing::warn!(
+                    "{}: io_uring unavailable ({e}); I/O runs synchronously on the worker (io_engine: sync)",
+                    path.display()
+                );
+                None
+            }
+        };
+        Ok(FileBackend { buffered, direct, alignment, uring })
+    }
+
+    fn op(&self, fd: &OwnedFd, ptr: *mut u8, len: usize, offset: u64, write: bool) -> UringOp {
+        // One operation moves at most u32::MAX bytes; `whole` goes on.
+        UringOp { fd: fd.as_raw_fd(), ptr, len: len.min(u32::MAX as usize) as u32, offset, write }
     }
 
     /// The descriptor for a request: direct when everything is aligned.
@@ -111,18 +135,34 @@ impl Backend for FileBackend {
     unsafe fn write(&self, src: *const u8, len: usize, offset: u64) -> std::io::Result<()> {
         let fd = self.fd_for(src as usize, len, offset);
         whole(len, "the device file accepted no bytes", |done| {
-            // SAFETY: src is readable for len bytes (caller's promise).
-            let buf = unsafe { std::slice::from_raw_parts(src.add(done), len - done) };
-            rustix::io::pwrite(fd, buf, offset + done as u64)
+            let at = offset + done as u64;
+            match &self.uring {
+                // SAFETY: src is readable for len bytes (caller's promise).
+                Some(ring) => unsafe {
+                    ring.run(self.op(fd, src.add(done).cast_mut(), len - done, at, true))
+                },
+                None => {
+                    // SAFETY: as above.
+                    let buf = unsafe { std::slice::from_raw_parts(src.add(done), len - done) };
+                    rustix::io::pwrite(fd, buf, at).map_err(Into::into)
+                }
+            }
         })
     }
 
     unsafe fn read(&self, dst: *mut u8, len: usize, offset: u64) -> std::io::Result<()> {
         let fd = self.fd_for(dst as usize, len, offset);
         whole(len, "the device file ended early", |done| {
-            // SAFETY: dst is writable for len bytes (caller's promise).
-            let buf = unsafe { std::slice::from_raw_parts_mut(dst.add(done), len - done) };
-            rustix::io::pread(fd, buf, offset + done as u64)
+            let at = offset + done as u64;
+            match &self.uring {
+                // SAFETY: dst is writable for len bytes (caller's promise).
+                Some(ring) => unsafe { ring.run(self.op(fd, dst.add(done), len - done, at, false)) },
+                None => {
+                    // SAFETY: as above.
+                    let buf = unsafe { std::slice::from_raw_parts_mut(dst.add(done), len - done) };
+                    rustix::io::pread(fd, buf, at).map_err(Into::into)
+                }
+            }
         })
     }
 
@@ -133,6 +173,10 @@ impl Backend for FileBackend {
     fn direct_io(&self) -> bool {
         self.direct.is_some()
     }
+
+    fn async_io(&self) -> bool {
+        self.uring.is_some()
+    }
 }
 
 /// Repeats a partial transfer (`step` gets the bytes done so far) until all
@@ -140,15 +184,15 @@ impl Backend for FileBackend {
 fn whole(
     len: usize,
     stalled: &str,
-    mut step: impl FnMut(usize) -> rustix::io::Result<usize>,
+    mut step: impl FnMut(usize) -> std::io::Result<usize>,
 ) -> std::io::Result<()> {
     let mut done = 0;
     while done < len {
         match step(done) {
             Ok(0) => return Err(std::io::Error::other(stalled.to_owned())),
             Ok(n) => done += n,
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())

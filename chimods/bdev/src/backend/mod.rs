@@ -4,6 +4,7 @@
 
 mod file;
 mod ram;
+mod uring;
 
 pub use file::FileBackend;
 pub use ram::RamBackend;
@@ -27,4 +28,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Whether I/O bypasses the page cache.
     fn direct_io(&self) -> bool;
+
+    /// Whether I/O is asynchronous (io_uring), leaving the worker free.
+    fn async_io(&self) -> bool {
+        false
+    }
 }

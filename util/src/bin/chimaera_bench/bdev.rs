@@ -52,8 +52,13 @@ pub fn run(args: &Args) -> Result<(), String> {
     let device = dir.join(format!("chimaera_bench_{}.dat", std::process::id()));
     let depth = args.io_depth.max(1);
     let size = args.bdev_size.bytes();
+    // One slow worker per core but the client's: with io_uring each keeps
+    // many operations in flight, and more spinning threads than cores (the
+    // client spins too) only take turns.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let slow = cores.saturating_sub(1).clamp(1, depth as usize);
     let config = format!(
-        "workers:\n  sched_threads: 1\n  slow_threads: {depth}\nmemory:\n  main_segment_size: 64M\n  client_data_segment_size: {}M\n  runtime_data_segment_size: 8M\nnetworking:\n  port: {{port}}\nlogging:\n  level: warning\n  file: \"\"\ncompose:\n  - mod_name: chimaera_bdev\n    pool_name: {}\n    pool_query: local\n    pool_id: 300.0\n    capacity: {size}\n    bdev_type: file\n    io_depth: {depth}\n  - mod_name: chimaera_bdev\n    pool_name: bench_ram\n    pool_query: local\n    pool_id: 301.0\n    capacity: {size}\n    bdev_type: ram\n    io_depth: {depth}\n",
+        "workers:\n  sched_threads: 1\n  slow_threads: {slow}\nmemory:\n  main_segment_size: 64M\n  client_data_segment_size: {}M\n  runtime_data_segment_size: 8M\nnetworking:\n  port: {{port}}\nlogging:\n  level: warning\n  file: \"\"\ncompose:\n  - mod_name: chimaera_bdev\n    pool_name: {}\n    pool_query: local\n    pool_id: 300.0\n    capacity: {size}\n    bdev_type: file\n    io_depth: {depth}\n  - mod_name: chimaera_bdev\n    pool_name: bench_ram\n    pool_query: local\n    pool_id: 301.0\n    capacity: {size}\n    bdev_type: ram\n    io_depth: {depth}\n",
         2 * u64::from(depth) + 16,
         device.display()
     );
@@ -84,9 +89,9 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
     for (pool, name) in [(RAM_DEV, "ram"), (FILE_DEV, "file")] {
         let dev = BdevClient::new(&client, pool);
         let blocks = dev.allocate(size).map_err(|e| e.to_string())?;
-        let direct = dev.stats().map_err(|e| e.to_string())?.direct_io;
+        let stats = dev.stats().map_err(|e| e.to_string())?;
         if pool == FILE_DEV {
-            println!("file device direct I/O (O_DIRECT): {direct}");
+            println!("file device: direct I/O (O_DIRECT) {}, io_uring {}", stats.direct_io, stats.async_io);
         }
         // Write everything once so reads read real data.
         fill(&client, pool, &blocks, depth)?;
