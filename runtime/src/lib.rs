@@ -4,6 +4,7 @@
 //! rather than reached through globals:
 //!
 //! - [`config`]: which YAML file, parsed, defaulted and validated.
+//! - [`cluster`]: the hostfile and which node this runtime is.
 //! - [`logging`]: `tracing` to stderr and `logging.file`.
 //! - [`shm`]: the three POSIX shared memory segments and their identity.
 //! - [`module`]: finding, loading and checking module plugins.
@@ -17,6 +18,7 @@
 pub mod admin;
 pub mod bulk;
 pub mod client;
+pub mod cluster;
 pub mod compose;
 pub mod config;
 pub mod ipc;

@@ -18,6 +18,7 @@ use chimod_sdk::bulk::BulkSegment;
 use tracing::{info, warn};
 
 use crate::bulk::{BulkError, BulkHeap, BulkHeaps};
+use crate::cluster::{Membership, NODE_ADDRESS_VAR};
 use crate::compose::{ComposeReport, create_admin_pool, run_compose};
 use crate::config::{LaneMapPolicy, RuntimeConfig};
 use crate::ipc::{Layout, LayoutError, Queue, RuntimeState};
@@ -37,6 +38,9 @@ pub enum StartError {
     /// The queue does not fit the configured segment.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// This node's place in the cluster cannot be told.
+    #[error(transparent)]
+    Membership(#[from] crate::cluster::MembershipError),
     /// A data segment cannot hold bulk buffers.
     #[error(transparent)]
     Bulk(BulkError),
@@ -69,6 +73,8 @@ pub enum StartError {
 pub struct StartOptions {
     /// Any failing compose entry stops the start.
     pub strict: bool,
+    /// This node's address (`--node-address`); else `CHI_NODE_ADDRESS`.
+    pub node_address: Option<String>,
 }
 
 /// A started runtime.
@@ -99,7 +105,16 @@ impl Runtime {
     /// Brings every part up. On error, whatever was created is removed again.
     pub fn start(config: RuntimeConfig, options: &StartOptions) -> Result<Runtime, StartError> {
         let started = Instant::now();
-        let identity = ShmIdentity::for_current_user(config.networking.port);
+        let env_address = std::env::var(NODE_ADDRESS_VAR).ok().filter(|v| !v.trim().is_empty());
+        let named = match (&options.node_address, &env_address) {
+            (Some(flag), _) => Some(("--node-address", flag.as_str())),
+            (None, Some(var)) => Some((NODE_ADDRESS_VAR, var.as_str())),
+            (None, None) => None,
+        };
+        let membership = Membership::resolve(config.networking.hostfile.as_deref(), named)?;
+        info!("{}", membership.describe());
+        let identity =
+            ShmIdentity::for_current_user(config.networking.port).with_node(membership.named_address());
         let segments = SegmentSet::create(&identity, &config.memory)?;
         if segments.reclaimed_stale() {
             warn!(%identity, "reclaimed shared memory left behind by a runtime that did not stop cleanly");
@@ -132,7 +147,8 @@ impl Runtime {
 
         let stop = StopSignal::new();
         stop.on_termination_signals().map_err(|source| StartError::Os { what: "signal handling", source })?;
-        let node = Node::new(0, ModuleSearchPath::for_process(&config.runtime.module_path), stop);
+        let node =
+            Node::new(membership.node_id(), ModuleSearchPath::for_process(&config.runtime.module_path), stop);
         let _ = node.queue.set(queue);
         let _ = node.bulk.set(init_bulk_heaps(&segments)?);
         tracing::debug!(dirs = ?node.modules.search_path().dirs(), "module search path");

@@ -49,14 +49,20 @@ pub struct RuntimeProcess {
     config: PathBuf,
     env: Vec<(String, PathBuf)>,
     args: Vec<String>,
+    node: Option<std::net::IpAddr>,
 }
 
 impl RuntimeProcess {
     /// Writes `template` (with `{port}`, `{log}`, `{dir}` filled in) as the
     /// config, passed through `CHI_SERVER_CONF` unless changed.
     pub fn new(template: &str) -> RuntimeProcess {
+        Self::on_port(template, unique_port())
+    }
+
+    /// As [`RuntimeProcess::new`], on a given port (several nodes of one
+    /// cluster share their port).
+    pub fn on_port(template: &str, port: u16) -> RuntimeProcess {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = unique_port();
         let config = dir.path().join("chimaera.yaml");
         let log = dir.path().join("chimaera.log");
         let text = template
@@ -65,7 +71,14 @@ impl RuntimeProcess {
             .replace("{dir}", &dir.path().display().to_string());
         fs::write(&config, text).expect("write config");
         let env = vec![("CHI_SERVER_CONF".to_owned(), config.clone())];
-        RuntimeProcess { dir, port, config, env, args: Vec::new() }
+        RuntimeProcess { dir, port, config, env, args: Vec::new(), node: None }
+    }
+
+    /// Runs it as the node with this address (`CHI_NODE_ADDRESS`), which
+    /// also names its shared memory.
+    pub fn node_address(mut self, address: &str) -> Self {
+        self.node = Some(address.parse().expect("an IP address"));
+        self.env("CHI_NODE_ADDRESS", address)
     }
 
     /// Passes the config through `var` instead (or as well, with several calls).
@@ -93,7 +106,7 @@ impl RuntimeProcess {
 
     /// The runtime's shared memory identity.
     pub fn identity(&self) -> ShmIdentity {
-        ShmIdentity::for_current_user(self.port)
+        ShmIdentity::for_current_user(self.port).with_node(self.node)
     }
 
     /// Removes whatever shared memory of this runtime's identity exists.
@@ -123,6 +136,7 @@ impl RuntimeProcess {
         cmd.args(&self.args)
             .env_remove("CHI_SERVER_CONF")
             .env_remove("WRP_RUNTIME_CONF")
+            .env_remove("CHI_NODE_ADDRESS")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -97,9 +97,15 @@ impl Client {
         Self::attach_port(config.networking.port, Duration::from_secs(10))
     }
 
-    /// Attaches to this user's runtime on `port`.
+    /// Attaches to this user's runtime on `port` (on the node
+    /// `CHI_NODE_ADDRESS` names, if set).
     pub fn attach_port(port: u16, ready_timeout: Duration) -> Result<Client, ClientError> {
-        let identity = ShmIdentity::for_current_user(port);
+        Self::attach_identity(ShmIdentity::for_current_user(port), ready_timeout)
+    }
+
+    /// Attaches to the runtime whose shared memory `identity` names.
+    pub fn attach_identity(identity: ShmIdentity, ready_timeout: Duration) -> Result<Client, ClientError> {
+        let port = identity.port();
         let no_runtime = || ClientError::NoRuntime { identity: identity.to_string(), port };
         if !runtime_alive(&identity) {
             return Err(no_runtime());
@@ -345,6 +351,12 @@ pub struct PendingTask<'c> {
 }
 
 impl PendingTask<'_> {
+    /// Whether the task has finished (its output is ready): for clients
+    /// that keep many tasks in flight and collect whichever is done.
+    pub fn is_done(&self) -> bool {
+        self.client.queue.slot(self.index).header.state.load(Ordering::Acquire) == state::DONE
+    }
+
     /// Waits for the output (for at most `timeout`, if given).
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<Vec<u8>, ClientError> {
         let slot = self.client.queue.slot(self.index);

@@ -20,6 +20,11 @@ impl<'a, O: DeserializeOwned> TypedPending<'a, O> {
         TypedPending { task, _output: PhantomData }
     }
 
+    /// Whether the task has finished.
+    pub fn is_done(&self) -> bool {
+        self.task.is_done()
+    }
+
     /// Waits for the output (for at most `timeout`, if given) and decodes it.
     pub fn wait(self, timeout: Option<Duration>) -> Result<O, ClientError> {
         let bytes = self.task.wait(timeout)?;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use chimaera::server::{Runtime, StartOptions};
+use chimaera::server::{Runtime, StartError, StartOptions};
 use chimaera_util::ConfigFlag;
 use clap::Parser;
 use tracing::{info, warn};
@@ -18,8 +18,12 @@ use tracing::{info, warn};
 /// Modules (lib<mod_name>.so) are searched in $CHI_REPO_PATH, then
 /// runtime.module_path, then this binary's directory, then $LD_LIBRARY_PATH.
 ///
+/// With networking.hostfile, the runtime is the node whose address it finds
+/// among this machine's addresses, or the one --node-address or
+/// $CHI_NODE_ADDRESS names; without one it is a single node.
+///
 /// Exit codes: 0 stopped cleanly; 1 could not start (shared memory, log
-/// file); 2 bad configuration or usage.
+/// file); 2 bad configuration, hostfile or usage.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
@@ -30,6 +34,13 @@ struct Args {
     /// entry is logged and the others are still created).
     #[arg(long)]
     strict: bool,
+
+    /// This node's address in the hostfile, for several nodes on one
+    /// machine (default: $CHI_NODE_ADDRESS, else found among this machine's
+    /// addresses). It also names the node's shared memory; clients of this
+    /// node set CHI_NODE_ADDRESS to the same address.
+    #[arg(long, value_name = "IP")]
+    node_address: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -49,11 +60,14 @@ fn main() -> ExitCode {
     for line in parsed.config.summary() {
         info!("{line}");
     }
-    let runtime = match Runtime::start(parsed.config, &StartOptions { strict: args.strict }) {
+    let options = StartOptions { strict: args.strict, node_address: args.node_address };
+    let runtime = match Runtime::start(parsed.config, &options) {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!("{e}");
-            return fail(1, &e);
+            // A bad hostfile or node address is a configuration error.
+            let code = if matches!(e, StartError::Membership(_)) { 2 } else { 1 };
+            return fail(code, &e);
         }
     };
     let ready = runtime.ready_line();

@@ -16,7 +16,6 @@ use crate::{Args, us};
 
 const FILE_DEV: PoolId = PoolId::new(300, 0);
 const RAM_DEV: PoolId = PoolId::new(301, 0);
-const SIZES: [u64; 3] = [4 << 10, 64 << 10, 1 << 20];
 const CHUNK: u64 = 1 << 20;
 const IO_ESTIMATE: Duration = Duration::from_millis(1);
 
@@ -87,6 +86,9 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
         ),
     }
     for (pool, name) in [(RAM_DEV, "ram"), (FILE_DEV, "file")] {
+        if !args.devices.iter().any(|d| d == name) {
+            continue;
+        }
         let dev = BdevClient::new(&client, pool);
         let blocks = dev.allocate(size).map_err(|e| e.to_string())?;
         let stats = dev.stats().map_err(|e| e.to_string())?;
@@ -95,7 +97,10 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
         }
         // Write everything once so reads read real data.
         fill(&client, pool, &blocks, depth)?;
-        for bs in SIZES {
+        for bs in args.block_sizes.iter().map(|s| s.bytes()) {
+            if !bs.is_power_of_two() || !(512..=CHUNK).contains(&bs) {
+                return Err(format!("--block-sizes: {bs} is not a power of two from 512 to 1M"));
+            }
             for random in [false, true] {
                 for op in [Op::Write, Op::Read] {
                     for qd in [1, depth] {
@@ -125,10 +130,12 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
         dev.free(&blocks).map_err(|e| e.to_string())?;
     }
     println!(
-        "rerun: chimaera_bench --mode bdev --bdev-dir {} --bdev-size {} --io-depth {depth} --seconds {}",
+        "rerun: chimaera_bench --mode bdev --bdev-dir {} --bdev-size {} --io-depth {depth} --seconds {} --devices {} --block-sizes {}",
         args.bdev_dir.display(),
         args.bdev_size,
-        args.seconds
+        args.seconds,
+        args.devices.join(","),
+        args.block_sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
     );
     Ok(())
 }
@@ -210,7 +217,20 @@ fn measure(
             inflight.push_back((pending, now, b));
             continue;
         }
-        let Some((pending, submitted, b)) = inflight.pop_front() else { break };
+        if inflight.is_empty() {
+            break;
+        }
+        // Collect whichever finished first (as an I/O engine reaps any
+        // completion), not the oldest: no head-of-line blocking.
+        let at = match inflight.iter().position(|(p, _, _)| p.is_done()) {
+            Some(at) => at,
+            None if Instant::now() < deadline => {
+                std::hint::spin_loop();
+                continue;
+            }
+            None => 0,
+        };
+        let (pending, submitted, b) = inflight.remove(at).expect("in range");
         pending.wait(None).map_err(|e| e.to_string())?;
         latencies.push(submitted.elapsed());
         free.push(b);

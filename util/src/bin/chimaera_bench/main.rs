@@ -57,6 +57,12 @@ pub struct Args {
     /// The deeper queue depth measured (bdev mode); also the device's io_depth.
     #[arg(long, default_value_t = 16)]
     io_depth: u32,
+    /// Devices to measure (bdev mode): ram, file or both.
+    #[arg(long, value_delimiter = ',', default_value = "ram,file")]
+    devices: Vec<String>,
+    /// Block sizes to measure (bdev mode).
+    #[arg(long, value_delimiter = ',', default_value = "4K,64K,1M")]
+    block_sizes: Vec<chimod_sdk::Size>,
     /// Seconds per figure (bdev mode).
     #[arg(long, default_value_t = 1.0)]
     seconds: f64,
