@@ -273,3 +273,26 @@ fn admin_create_again(client: &Client) -> CreateOutcome {
     let params: serde_json::Value = serde_json::from_str(&d.params_json).unwrap();
     client.admin().create_pool(&bdev_entry(FILE_DEV, &d.pool_name, params)).unwrap()
 }
+
+#[test]
+fn flushed_data_survives_a_killed_runtime() {
+    let rt = start();
+    let client = attach(&rt);
+    let dev = BdevClient::new(&client, FILE_DEV);
+    let blocks = dev.allocate(2 << 20).unwrap();
+    for (i, b) in blocks.iter().enumerate() {
+        write_pattern(&client, &dev, *b, 900 + i as u64);
+    }
+    assert!(client.admin().flush().unwrap() >= 3, "every pool flushed");
+    drop(client);
+    // SIGKILL: no clean stop, no destroy; the next start reclaims the
+    // stale shared memory and reopens the file with its data.
+    let spec = rt.kill_keeping_state();
+    let rt = spec.start();
+    assert!(rt.log().contains("reclaimed shared memory left behind"), "{}", rt.log());
+    let client = attach(&rt);
+    let dev = BdevClient::new(&client, FILE_DEV);
+    for (i, b) in blocks.iter().enumerate() {
+        assert!(read_back(&client, &dev, *b) == pattern(900 + i as u64, b.size as usize), "block {i} lost");
+    }
+}

@@ -121,11 +121,14 @@ fn fast_tasks_complete_while_a_slow_worker_runs_a_long_task() {
     let slow: Vec<_> = stats.workers.iter().filter(|w| w.kind == "slow").collect();
     assert_eq!(slow.len(), 1);
     assert_eq!(slow[0].tasks_done, 0, "the long task is still running on the slow worker");
+    // The long task shows in the stats: which pool and method, for how long.
+    let running = slow[0].running.expect("the slow worker reports its running task");
+    assert_eq!((running.pool_id, running.method), (GREETER, SLEEP.id));
+    assert!(running.running_ms < 3000 + 1000, "{running:?}");
     long_task.wait(None).unwrap();
-    assert_eq!(
-        client.admin().stats().unwrap().workers.iter().find(|w| w.kind == "slow").unwrap().tasks_done,
-        1
-    );
+    let slow = client.admin().stats().unwrap().workers.into_iter().find(|w| w.kind == "slow").unwrap();
+    assert_eq!(slow.tasks_done, 1);
+    assert_eq!(slow.running, None, "idle again");
 }
 
 #[test]

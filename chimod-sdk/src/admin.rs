@@ -199,7 +199,7 @@ pub struct StopRequest {
 ///     node_id: 0,
 ///     uptime_ms: 5,
 ///     pools: 1,
-///     workers: vec![WorkerStats { kind: "sched".into(), lane: 0, tasks_done: 7, queued: 0, suspended: 0, subtasks_pending: 0 }],
+///     workers: vec![WorkerStats { kind: "sched".into(), lane: 0, tasks_done: 7, queued: 0, suspended: 0, subtasks_pending: 0, running: None }],
 ///     slots_total: 10,
 ///     slots_free: 10,
 ///     heartbeats: 0,
@@ -264,4 +264,23 @@ pub struct WorkerStats {
     pub suspended: u64,
     /// Subtasks handed to it and not finished.
     pub subtasks_pending: u64,
+    /// The task it is running now, if any: a task that runs long (or never
+    /// ends) shows here with its pool, method and time so far.
+    pub running: Option<RunningTask>,
+}
+
+/// A task a worker is running (see [`WorkerStats::running`]).
+///
+/// ```
+/// let t = chimod_sdk::admin::RunningTask { pool_id: chimod_sdk::PoolId::new(500, 0), method: 12, running_ms: 2500 };
+/// assert!(t.running_ms > 1000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningTask {
+    /// Its pool.
+    pub pool_id: PoolId,
+    /// Its method.
+    pub method: u32,
+    /// Milliseconds since it started (coarse: ±10 ms).
+    pub running_ms: u64,
 }

@@ -142,6 +142,7 @@ fn stats(node: &Node) -> RuntimeStats {
                     queued: queue.map_or(0, |q| q.lane(w.lane).len()),
                     suspended: w.counters.suspended.load(Ordering::Relaxed),
                     subtasks_pending: w.inbox.pending() as u64,
+                    running: w.counters.running(),
                 })
                 .collect()
         })

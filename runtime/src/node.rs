@@ -2,7 +2,7 @@
 //! operations and module callbacks all need, owned in one place and passed
 //! by reference (no globals).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -21,6 +21,44 @@ pub struct WorkerCounters {
     pub tasks_done: AtomicU64,
     /// Tasks suspended now, waiting for subtasks.
     pub suspended: AtomicU64,
+    /// The task running now: pool major, pool minor, method, and the coarse
+    /// monotonic millisecond it started at (0 while idle).
+    pub running: [AtomicU64; 4],
+}
+
+/// A coarse monotonic clock in milliseconds: cheap enough to read for every
+/// task (it reads the kernel's tick, no timer instruction).
+pub fn coarse_now_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    (t.tv_sec as u64) * 1000 + (t.tv_nsec as u64) / 1_000_000 + 1
+}
+
+impl WorkerCounters {
+    /// Marks a task as running on this worker.
+    pub fn begin(&self, pool: chimod_sdk::PoolId, method: u32) {
+        self.running[0].store(u64::from(pool.major), Ordering::Relaxed);
+        self.running[1].store(u64::from(pool.minor), Ordering::Relaxed);
+        self.running[2].store(u64::from(method), Ordering::Relaxed);
+        self.running[3].store(coarse_now_ms(), Ordering::Relaxed);
+    }
+
+    /// The task is over.
+    pub fn end(&self) {
+        self.running[3].store(0, Ordering::Relaxed);
+    }
+
+    /// The running task, if any.
+    pub fn running(&self) -> Option<chimod_sdk::admin::RunningTask> {
+        let since = self.running[3].load(Ordering::Relaxed);
+        (since != 0).then(|| chimod_sdk::admin::RunningTask {
+            pool_id: chimod_sdk::PoolId::new(
+                self.running[0].load(Ordering::Relaxed) as u32,
+                self.running[1].load(Ordering::Relaxed) as u32,
+            ),
+            method: self.running[2].load(Ordering::Relaxed) as u32,
+            running_ms: coarse_now_ms().saturating_sub(since),
+        })
+    }
 }
 
 /// One worker as statistics describe it.

@@ -46,15 +46,22 @@ impl Job {
 pub(super) fn run_job(w: &WorkerShared, job: Job) {
     let outcome = match &job {
         Job::Slot(index) => match w.queue.try_slot(*index) {
-            Some(slot) => run_slot(&w.node, &slot),
+            Some(slot) => run_slot(w, &slot),
             None => {
                 warn!(index, "a lane held slot index {index}, beyond the queue's slots; ignored");
                 Outcome::failed(TaskStatus::BadTask, "no such slot")
             }
         },
-        Job::Internal(task) => run(&w.node, task.pool, task.method, &task.input),
-        Job::Periodic(entry) => run(&w.node, entry.pool, entry.method, &entry.input),
+        Job::Internal(task) => {
+            w.counters.begin(task.pool, task.method);
+            run(&w.node, task.pool, task.method, &task.input)
+        }
+        Job::Periodic(entry) => {
+            w.counters.begin(entry.pool, entry.method);
+            run(&w.node, entry.pool, entry.method, &entry.input)
+        }
     };
+    w.counters.end();
     w.counters.tasks_done.fetch_add(1, Ordering::Relaxed);
     deliver(w, job, outcome);
 }
@@ -80,10 +87,12 @@ fn deliver(w: &WorkerShared, job: Job, outcome: Outcome) {
 
 /// Reads a client's task from its slot and runs it. Nothing a client wrote
 /// into the slot can make this panic or touch memory outside the slot.
-fn run_slot(node: &Node, slot: &Slot<'_>) -> Outcome {
+fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
+    let node = &w.node;
     let h = slot.header;
     let pool = PoolId::new(h.pool_major.load(Ordering::Relaxed), h.pool_minor.load(Ordering::Relaxed));
     let method = h.method.load(Ordering::Relaxed);
+    w.counters.begin(pool, method);
     let input_len = h.input_len.load(Ordering::Relaxed);
     if input_len as usize > Slot::PAYLOAD {
         return Outcome::failed(

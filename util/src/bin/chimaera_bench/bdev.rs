@@ -104,12 +104,24 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
             for random in [false, true] {
                 for op in [Op::Write, Op::Read] {
                     for qd in [1, depth] {
-                        let ours = measure(&client, pool, &blocks, bs, op, random, qd, seconds)?;
-                        let limit = match pool {
-                            RAM_DEV => Some(memcpy(bs, seconds)),
-                            _ if fio.is_some() => fio_figure(device, size, bs, op, random, qd, seconds).ok(),
-                            _ => None,
-                        };
+                        // Ours and the limit alternate `repeat` times; the
+                        // figures shown are the medians (a virtual disk's
+                        // speed drifts between runs by more than the goal).
+                        let mut ours_runs = Vec::new();
+                        let mut limit_runs = Vec::new();
+                        for _ in 0..args.repeat.max(1) {
+                            ours_runs.push(measure(&client, pool, &blocks, bs, op, random, qd, seconds)?);
+                            let limit = match pool {
+                                RAM_DEV => Some(memcpy(bs, seconds)),
+                                _ if fio.is_some() => {
+                                    fio_figure(device, size, bs, op, random, qd, seconds).ok()
+                                }
+                                _ => None,
+                            };
+                            limit_runs.extend(limit);
+                        }
+                        let ours = median(ours_runs);
+                        let limit = (!limit_runs.is_empty()).then(|| median(limit_runs));
                         let label = format!(
                             "{name:4} {:4} {:5} {:>4} qd{qd:<3}",
                             if random { "rand" } else { "seq" },
@@ -130,10 +142,11 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
         dev.free(&blocks).map_err(|e| e.to_string())?;
     }
     println!(
-        "rerun: chimaera_bench --mode bdev --bdev-dir {} --bdev-size {} --io-depth {depth} --seconds {} --devices {} --block-sizes {}",
+        "rerun: chimaera_bench --mode bdev --bdev-dir {} --bdev-size {} --io-depth {depth} --seconds {} --repeat {} --devices {} --block-sizes {}",
         args.bdev_dir.display(),
         args.bdev_size,
         args.seconds,
+        args.repeat,
         args.devices.join(","),
         args.block_sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
     );
@@ -247,6 +260,12 @@ fn measure(
         p50_us: pct(0.5).map_or(0.0, |d| us(*d)),
         p99_us: pct(0.99).map_or(0.0, |d| us(*d)),
     })
+}
+
+/// The figure with the median bandwidth.
+fn median(mut runs: Vec<Figure>) -> Figure {
+    runs.sort_by(|a, b| a.mbps.total_cmp(&b.mbps));
+    runs[runs.len() / 2]
 }
 
 /// One thread copying `bs`-byte pieces between two 64 MiB buffers.

@@ -63,6 +63,10 @@ pub struct Args {
     /// Block sizes to measure (bdev mode).
     #[arg(long, value_delimiter = ',', default_value = "4K,64K,1M")]
     block_sizes: Vec<chimod_sdk::Size>,
+    /// Measurements per figure, ours and the limit alternating; the median
+    /// is shown (bdev mode).
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
     /// Seconds per figure (bdev mode).
     #[arg(long, default_value_t = 1.0)]
     seconds: f64,
