@@ -5,6 +5,7 @@
 //!
 //! - [`config`]: which YAML file, parsed, defaulted and validated.
 //! - [`cluster`]: the hostfile and which node this runtime is.
+//! - [`net`]: frames and the ZeroMQ transport between nodes.
 //! - [`logging`]: `tracing` to stderr and `logging.file`.
 //! - [`shm`]: the three POSIX shared memory segments and their identity.
 //! - [`module`]: finding, loading and checking module plugins.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod ipc;
 pub mod logging;
 pub mod module;
+pub mod net;
 pub mod node;
 pub mod pool;
 pub mod reaper;

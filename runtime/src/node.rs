@@ -103,6 +103,8 @@ pub struct Node {
     pub periodic: PeriodicTasks,
     /// Heartbeats run so far.
     pub heartbeats: AtomicU64,
+    /// The way to other nodes, in cluster mode.
+    pub network: OnceLock<Arc<crate::net::NetHandle>>,
 }
 
 impl Node {
@@ -125,6 +127,7 @@ impl Node {
             route_counter: AtomicU32::new(0),
             periodic: PeriodicTasks::default(),
             heartbeats: AtomicU64::new(0),
+            network: OnceLock::new(),
         })
     }
 

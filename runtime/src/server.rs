@@ -23,6 +23,7 @@ use crate::compose::{ComposeReport, create_admin_pool, run_compose};
 use crate::config::{LaneMapPolicy, RuntimeConfig};
 use crate::ipc::{Layout, LayoutError, Queue, RuntimeState};
 use crate::module::ModuleSearchPath;
+use crate::net::{NetConfig, Network};
 use crate::node::Node;
 use crate::reaper::Reapers;
 use crate::shm::{SegmentSet, ShmError, ShmIdentity};
@@ -84,6 +85,7 @@ pub struct Runtime {
     // Field order is drop order: workers and pools go before the memory
     // they use.
     workers: Option<Workers>,
+    network: Option<Network>,
     reapers: Option<Reapers>,
     node: Arc<Node>,
     queue: Queue,
@@ -178,9 +180,20 @@ impl Runtime {
         ) {
             warn!("no heartbeat: {e}");
         }
+        let network = match start_network(&node, &membership, &config) {
+            Ok(network) => network,
+            Err(e) => {
+                workers.stop(&node, &queue);
+                node.pools.destroy_all();
+                return Err(e);
+            }
+        };
         let reapers = match Reapers::start(&node, queue, config.workers.process_reaper_threads) {
             Ok(reapers) => reapers,
             Err(source) => {
+                if let Some(network) = network {
+                    network.stop();
+                }
                 workers.stop(&node, &queue);
                 node.pools.destroy_all();
                 return Err(StartError::Os { what: "process reaper threads", source });
@@ -190,6 +203,7 @@ impl Runtime {
         Ok(Runtime {
             config,
             workers: Some(workers),
+            network,
             reapers: Some(reapers),
             node,
             queue,
@@ -240,6 +254,9 @@ impl Runtime {
 
     fn shutdown(&mut self) {
         self.queue.header().set_state(RuntimeState::Stopping);
+        if let Some(network) = self.network.take() {
+            network.stop();
+        }
         if let Some(workers) = self.workers.take() {
             workers.stop(&self.node, &self.queue);
         }
@@ -272,4 +289,25 @@ fn init_bulk_heaps(segments: &SegmentSet) -> Result<BulkHeaps, StartError> {
         client: heap(client, BulkSegment::ClientData)?,
         runtime: heap(runtime, BulkSegment::RuntimeData)?,
     })
+}
+
+/// Starts the network in cluster mode (a hostfile); nothing on a single node.
+fn start_network(
+    node: &Arc<Node>,
+    membership: &Membership,
+    config: &RuntimeConfig,
+) -> Result<Option<Network>, StartError> {
+    let Some(hostfile) = membership.hostfile() else { return Ok(None) };
+    let n = &config.networking;
+    let net = NetConfig {
+        node_id: membership.node_id(),
+        addresses: hostfile.addresses().collect(),
+        port: n.port,
+        wait: n.wait_for_restart,
+        poll: n.wait_for_restart_poll_period,
+    };
+    let network =
+        Network::start(node, net).map_err(|source| StartError::Os { what: "networking", source })?;
+    let _ = node.network.set(network.handle());
+    Ok(Some(network))
 }

@@ -41,7 +41,7 @@ use self::lane_choice::choose_lane;
 pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
-use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
+use crate::ipc::{LOCAL, Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
 
 /// How often a sleeping client checks that the runtime is still alive.
@@ -65,12 +65,21 @@ pub struct TaskSpec<'a> {
     pub est_cpu: Duration,
     /// How long to wait for room in the queue.
     pub submit_timeout: Duration,
+    /// The node to run it on (by hostfile node id); `None` for this node.
+    pub node: Option<u32>,
 }
 
 impl<'a> TaskSpec<'a> {
     /// A fast task with a 10 s submit timeout.
     pub fn new(pool: PoolId, method: u32, input: &'a [u8]) -> Self {
-        TaskSpec { pool, method, input, est_cpu: Duration::ZERO, submit_timeout: Duration::from_secs(10) }
+        TaskSpec {
+            pool,
+            method,
+            input,
+            est_cpu: Duration::ZERO,
+            submit_timeout: Duration::from_secs(10),
+            node: None,
+        }
     }
 }
 
@@ -253,6 +262,7 @@ impl Client {
         h.pool_minor.store(task.pool.minor, Ordering::Relaxed);
         h.method.store(task.method, Ordering::Relaxed);
         h.waiters.store(0, Ordering::Relaxed);
+        h.target_node.store(task.node.unwrap_or(LOCAL), Ordering::Relaxed);
         match spilled {
             Some(bulk) => {
                 let descriptor = spill::encode(bulk.offset, bulk.len);

@@ -26,10 +26,21 @@ impl Outcome {
     }
 }
 
-#[derive(Debug)]
 enum Waiter {
     Fiber(FiberRef),
     Thread(Thread),
+    /// Runs on whichever thread completes the task (a network reply).
+    Callback(Box<dyn FnOnce(Outcome) + Send>),
+}
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Waiter::Fiber(r) => f.debug_tuple("Fiber").field(r).finish(),
+            Waiter::Thread(t) => f.debug_tuple("Thread").field(t).finish(),
+            Waiter::Callback(_) => f.write_str("Callback"),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -61,14 +72,36 @@ impl Completion {
     pub fn complete(&self, outcome: Outcome) {
         let waiter = {
             let mut state = self.lock();
-            state.outcome = Some(outcome);
             state.done = true;
-            state.waiter.take()
+            match state.waiter.take() {
+                Some(Waiter::Callback(callback)) => {
+                    drop(state);
+                    callback(outcome);
+                    return;
+                }
+                other => {
+                    state.outcome = Some(outcome);
+                    other
+                }
+            }
         };
         match waiter {
             Some(Waiter::Fiber(fiber)) => fiber.wake(),
             Some(Waiter::Thread(thread)) => thread.unpark(),
-            None => {}
+            Some(Waiter::Callback(_)) | None => {}
+        }
+    }
+
+    /// Runs `callback` with the outcome once the task is done (at once if
+    /// it is), on the thread that completes it. Instead of `wait`.
+    pub fn on_complete(&self, callback: impl FnOnce(Outcome) + Send + 'static) {
+        let mut state = self.lock();
+        match state.outcome.take() {
+            Some(outcome) => {
+                drop(state);
+                callback(outcome);
+            }
+            None => state.waiter = Some(Waiter::Callback(Box::new(callback))),
         }
     }
 

@@ -11,7 +11,7 @@ use tracing::{debug, error, warn};
 
 use super::WorkerShared;
 use super::stack_guard;
-use crate::ipc::{Slot, TaskStatus, spill};
+use crate::ipc::{LOCAL, Slot, TaskStatus, spill};
 use crate::module::CreateError;
 use crate::node::Node;
 use crate::task::{InternalTask, Outcome, PeriodicEntry};
@@ -101,17 +101,41 @@ fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
         );
     }
     let payload = slot.payload(input_len);
+    let target = h.target_node.load(Ordering::Relaxed);
+    let long = w.lane >= w.queue.layout().sched_lanes;
+    let go = |input: &[u8]| {
+        if target == LOCAL || target == node.node_id {
+            run(node, pool, method, input)
+        } else {
+            run_remote(node, target, pool, method, input, long)
+        }
+    };
     if h.flags.load(Ordering::Relaxed) & spill::INPUT == 0 {
-        return run(node, pool, method, payload);
+        return go(payload);
     }
     match spilled(node, payload, BulkSegment::ClientData) {
         Ok((ptr, bulk)) => {
             // SAFETY: a live client_data block of `len` bytes (resolved),
             // which the client leaves alone until the task is done.
             let input = unsafe { std::slice::from_raw_parts(ptr, bulk.len as usize) };
-            run(node, pool, method, input)
+            go(input)
         }
         Err(message) => Outcome::failed(TaskStatus::BadTask, format!("task input: {message}")),
+    }
+}
+
+/// Runs a task on another node: sends it and suspends this task (not the
+/// worker) until the reply, or the wait_for_restart limit, comes.
+fn run_remote(node: &Node, target: u32, pool: PoolId, method: u32, input: &[u8], long: bool) -> Outcome {
+    let Some(network) = node.network.get() else {
+        return Outcome::failed(
+            TaskStatus::Error,
+            format!("no node {target}: this runtime is a single node (no networking.hostfile)"),
+        );
+    };
+    match network.call(target, pool, method, input, long) {
+        Ok(completion) => completion.wait(),
+        Err(outcome) => outcome,
     }
 }
 

@@ -1,0 +1,287 @@
+//! The network between nodes: ZeroMQ over TCP on `networking.port` (the
+//! pure-Rust `zeromq` crate; see docs/decisions.md). Each node binds a PULL
+//! socket on its hostfile address and keeps one PUSH socket per peer, fed by
+//! a queue of its own, so a peer that is down or slow holds up only its own
+//! frames. All of it runs on one thread ("chi-net") with a single-threaded
+//! tokio runtime; workers hand it frames through those queues and never
+//! block on the network.
+//!
+//! A call to another node is a Request frame; the node runs it as a subtask
+//! and answers with a Reply frame. A peer that is not up yet is retried
+//! every `wait_for_restart_poll_period`, and a call that gets no reply
+//! within `wait_for_restart` fails with an error naming the node.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chimod_sdk::PoolId;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
+
+use super::frame::{Body, Frame};
+use super::pending::PendingCalls;
+use crate::ipc::TaskStatus;
+use crate::node::Node;
+use crate::task::{Completion, InternalTask, Outcome};
+
+/// What workers use to reach other nodes.
+#[derive(Debug)]
+pub struct NetHandle {
+    node_id: u32,
+    addresses: Vec<IpAddr>,
+    peers: Vec<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    pending: Arc<PendingCalls>,
+    wait: Duration,
+}
+
+impl NetHandle {
+    /// Nodes in the cluster.
+    pub fn nodes(&self) -> usize {
+        self.addresses.len()
+    }
+
+    /// Sends a task to node `target`; its outcome arrives on the returned
+    /// completion (an error naming the node if none comes in time).
+    pub fn call(
+        &self,
+        target: u32,
+        pool: PoolId,
+        method: u32,
+        input: &[u8],
+        long: bool,
+    ) -> Result<Arc<Completion>, Outcome> {
+        let Some(Some(peer)) = self.peers.get(target as usize) else {
+            return Err(Outcome::failed(
+                TaskStatus::Error,
+                format!(
+                    "no node {target}: the cluster has nodes 0 to {}",
+                    self.addresses.len().saturating_sub(1)
+                ),
+            ));
+        };
+        let completion = Completion::new();
+        let id =
+            self.pending.register(target, self.addresses[target as usize], completion.clone(), self.wait);
+        let frame = Frame::new(self.node_id, Body::Request { id, pool, method, input: input.to_vec(), long });
+        if peer.send(frame.encode()).is_err() {
+            return Err(Outcome::failed(TaskStatus::Stopping, "runtime stopping"));
+        }
+        Ok(completion)
+    }
+}
+
+/// The running network thread.
+#[derive(Debug)]
+pub struct Network {
+    handle: Arc<NetHandle>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The settings the network needs.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// This node's id.
+    pub node_id: u32,
+    /// Every node's address, by id.
+    pub addresses: Vec<IpAddr>,
+    /// `networking.port`.
+    pub port: u16,
+    /// `networking.wait_for_restart`.
+    pub wait: Duration,
+    /// `networking.wait_for_restart_poll_period`.
+    pub poll: Duration,
+}
+
+impl Network {
+    /// Binds this node's socket and starts the network thread. Fails if the
+    /// address and port cannot be bound.
+    pub fn start(node: &Arc<Node>, config: NetConfig) -> std::io::Result<Network> {
+        let pending = Arc::new(PendingCalls::default());
+        let mut peers = Vec::new();
+        let mut queues = Vec::new();
+        for (id, address) in config.addresses.iter().enumerate() {
+            if id as u32 == config.node_id {
+                peers.push(None);
+            } else {
+                let (tx, rx) = mpsc::unbounded_channel();
+                peers.push(Some(tx));
+                queues.push((id as u32, *address, rx));
+            }
+        }
+        let handle = Arc::new(NetHandle {
+            node_id: config.node_id,
+            addresses: config.addresses.clone(),
+            peers,
+            pending: pending.clone(),
+            wait: config.wait,
+        });
+        let (shutdown, stop) = oneshot::channel();
+        let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+        let node = node.clone();
+        let thread_handle = handle.clone();
+        let thread = std::thread::Builder::new().name("chi-net".into()).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = bound_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            runtime.block_on(serve(node, thread_handle, config, queues, stop, bound_tx));
+        })?;
+        match bound_rx.recv() {
+            Ok(Ok(())) => Ok(Network { handle, shutdown: Some(shutdown), thread: Some(thread) }),
+            Ok(Err(why)) => {
+                let _ = thread.join();
+                Err(std::io::Error::other(why))
+            }
+            Err(_) => Err(std::io::Error::other("the network thread ended before binding")),
+        }
+    }
+
+    /// What workers use.
+    pub fn handle(&self) -> Arc<NetHandle> {
+        self.handle.clone()
+    }
+
+    /// Fails calls in flight and stops the thread.
+    pub fn stop(mut self) {
+        self.handle.pending.fail_all();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn endpoint(address: IpAddr, port: u16) -> String {
+    format!("tcp://{}", SocketAddr::new(address, port))
+}
+
+async fn serve(
+    node: Arc<Node>,
+    handle: Arc<NetHandle>,
+    config: NetConfig,
+    queues: Vec<(u32, IpAddr, mpsc::UnboundedReceiver<Vec<u8>>)>,
+    mut stop: oneshot::Receiver<()>,
+    bound: std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    let own = config.addresses[config.node_id as usize];
+    let mut socket = zeromq::PullSocket::new();
+    if let Err(e) = socket.bind(&endpoint(own, config.port)).await {
+        let _ = bound.send(Err(format!("cannot bind {}: {e}", endpoint(own, config.port))));
+        return;
+    }
+    let _ = bound.send(Ok(()));
+    info!(
+        node = config.node_id,
+        "listening on {} for the other {} nodes",
+        endpoint(own, config.port),
+        queues.len()
+    );
+    for (id, address, rx) in queues {
+        tokio::spawn(feed_peer(id, address, config.port, config.poll, rx));
+    }
+    let mut sweep = tokio::time::interval(config.poll.min(Duration::from_millis(250)));
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = sweep.tick() => {
+                let expired = handle.pending.expire(Instant::now());
+                if expired > 0 {
+                    debug!(expired, "calls to other nodes timed out");
+                }
+            }
+            message = socket.recv() => match message {
+                Ok(message) => receive(&node, &handle, message),
+                Err(e) => warn!("network receive failed: {e}"),
+            },
+        }
+    }
+    debug!("network thread stopped");
+}
+
+/// Acts on one message: runs a request, delivers a reply, or drops it.
+fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
+    let bytes: Vec<u8> = message.into_vec().into_iter().flat_map(|b: Bytes| b.to_vec()).collect();
+    let frame = match Frame::decode(&bytes, handle.nodes()) {
+        Ok(frame) => frame,
+        Err(e) => {
+            warn!("dropped a frame from the network: {e}");
+            return;
+        }
+    };
+    let from = frame.from;
+    match frame.body {
+        Body::Request { id, pool, method, input, long } => {
+            let reply_to = handle.peers.get(from as usize).cloned().flatten();
+            let own = handle.node_id;
+            let completion = Completion::new();
+            completion.on_complete(move |outcome| {
+                let reply = Frame::new(
+                    own,
+                    Body::Reply { id, status: outcome.status as u32, output: outcome.output },
+                );
+                if let Some(peer) = reply_to {
+                    let _ = peer.send(reply.encode());
+                }
+            });
+            let task =
+                InternalTask { pool, method, input, completion: Some(completion), owner: std::process::id() };
+            // A refused task's completion is failed by `submit`, which sends the reply.
+            let _ = crate::worker::submit(node, task, long);
+        }
+        Body::Reply { id, status, output } => {
+            let outcome = Outcome { status: TaskStatus::from_code(status), output };
+            if !handle.pending.complete(id, from, outcome) {
+                debug!(id, from, "reply to a call that is no longer waiting (timed out?)");
+            }
+        }
+    }
+}
+
+/// Keeps a PUSH socket to one peer and sends its queue's frames, connecting
+/// (and reconnecting) every `poll` until the peer is up.
+async fn feed_peer(
+    id: u32,
+    address: IpAddr,
+    port: u16,
+    poll: Duration,
+    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    let target = endpoint(address, port);
+    loop {
+        let mut socket = zeromq::PushSocket::new();
+        let mut attempt = 0u32;
+        loop {
+            match tokio::time::timeout(poll, socket.connect(&target)).await {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => debug!(node = id, "connecting to {target}: {e}"),
+                Err(_) => {}
+            }
+            attempt += 1;
+            info!(
+                node = id,
+                "node {id} ({address}) is not reachable yet; retrying every {poll:?} (attempt {attempt})"
+            );
+            if queue.is_closed() {
+                return;
+            }
+        }
+        info!(node = id, "connected to node {id} ({address})");
+        loop {
+            let Some(bytes) = queue.recv().await else { return };
+            if let Err(e) = socket.send(ZmqMessage::from(bytes)).await {
+                warn!(node = id, "lost node {id} ({address}): {e}; reconnecting");
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! A real cluster on this machine: runtime processes on 127.0.0.1-3 (one
+//! port, one hostfile), tasks sent from one node's client to another node,
+//! a node that starts late, one that never starts, and garbage on the port.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use chimaera::client::{Client, ClientError, TaskSpec};
+use chimaera_custom_api::ECHO;
+use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, unique_port};
+use chimod_sdk::PoolId;
+use chimod_sdk::admin::RUNTIME_STATS;
+
+struct Cluster {
+    hostfile: tempfile::NamedTempFile,
+    port: u16,
+    extra: String,
+}
+
+impl Cluster {
+    fn new(nodes: &[&str], extra_networking: &str) -> Cluster {
+        let hostfile = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(hostfile.path(), nodes.join("\n")).unwrap();
+        Cluster { hostfile, port: unique_port(), extra: extra_networking.to_owned() }
+    }
+
+    fn spec(&self, address: &str) -> RuntimeProcess {
+        let config = SMALL_CONFIG.replace(
+            "networking:\n  port: {port}\n",
+            &format!(
+                "networking:\n  port: {{port}}\n  hostfile: {}\n{}",
+                self.hostfile.path().display(),
+                self.extra
+            ),
+        ) + "compose:\n  - mod_name: chimaera_custom_mod\n    pool_name: custom\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n";
+        RuntimeProcess::on_port(&config, self.port).node_address(address)
+    }
+
+    fn start(&self, address: &str) -> StartedRuntime {
+        self.spec(address).start()
+    }
+}
+
+fn attach(rt: &StartedRuntime) -> Client {
+    Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap()
+}
+
+fn stats_on(client: &Client, node: Option<u32>) -> Result<chimod_sdk::admin::RuntimeStats, ClientError> {
+    let input = RUNTIME_STATS.encode_input(&()).unwrap();
+    let task = TaskSpec { node, ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input) };
+    let bytes = client.submit(&task)?.wait(Some(Duration::from_secs(60)))?;
+    Ok(RUNTIME_STATS.decode_output(&bytes).unwrap())
+}
+
+#[test]
+fn tasks_sent_to_a_node_run_on_that_node() {
+    let cluster = Cluster::new(&["127.0.0.1", "127.0.0.2", "127.0.0.3"], "");
+    let nodes: Vec<_> = ["127.0.0.1", "127.0.0.2", "127.0.0.3"].iter().map(|a| cluster.start(a)).collect();
+    let client = attach(&nodes[0]);
+    assert_eq!(stats_on(&client, None).unwrap().node_id, 0);
+    for target in [1, 2, 0] {
+        assert_eq!(stats_on(&client, Some(target)).unwrap().node_id, target, "ran on the node asked for");
+    }
+    // From another node's client too, and a large input and output across.
+    let client2 = attach(&nodes[2]);
+    assert_eq!(stats_on(&client2, Some(1)).unwrap().node_id, 1);
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let input = ECHO.encode_input(&big).unwrap();
+    let task = TaskSpec { node: Some(1), ..TaskSpec::new(PoolId::new(400, 0), ECHO.id, &input) };
+    let out = client2.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(ECHO.decode_output(&out).unwrap(), big);
+    // A node id outside the cluster, and a pool the remote node lacks.
+    let err = stats_on(&client, Some(7)).unwrap_err().to_string();
+    assert!(err.contains("no node 7: the cluster has nodes 0 to 2"), "{err}");
+    let missing = TaskSpec { node: Some(2), ..TaskSpec::new(PoolId::new(999, 0), 10, &[]) };
+    let err = client.submit(&missing).unwrap().wait(Some(Duration::from_secs(60))).unwrap_err();
+    assert!(matches!(&err, ClientError::PoolNotFound(m) if m.contains("no pool 999.0")), "{err}");
+}
+
+#[test]
+fn a_node_that_starts_late_gets_the_tasks_sent_before() {
+    let cluster = Cluster::new(
+        &["127.0.0.1", "127.0.0.2"],
+        "  wait_for_restart: 20\n  wait_for_restart_poll_period: 0.5\n",
+    );
+    let first = cluster.start("127.0.0.1");
+    let client = attach(&first);
+    let input = RUNTIME_STATS.encode_input(&()).unwrap();
+    let early = client
+        .submit(&TaskSpec { node: Some(1), ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input) })
+        .unwrap();
+    // The scenario itself: node 1 starts seconds after the task was sent.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!early.is_done(), "no answer while node 1 is down");
+    let _second = cluster.start("127.0.0.2");
+    let stats = RUNTIME_STATS.decode_output(&early.wait(Some(Duration::from_secs(60))).unwrap()).unwrap();
+    assert_eq!(stats.node_id, 1);
+    assert!(
+        first.log().contains("node 1 (127.0.0.2) is not reachable yet; retrying every 500ms"),
+        "{}",
+        first.log()
+    );
+}
+
+#[test]
+fn a_node_that_never_starts_is_a_named_error_after_wait_for_restart() {
+    let cluster = Cluster::new(
+        &["127.0.0.1", "127.0.0.4"],
+        "  wait_for_restart: 2\n  wait_for_restart_poll_period: 0.5\n",
+    );
+    let first = cluster.start("127.0.0.1");
+    let client = attach(&first);
+    let started = Instant::now();
+    let err = stats_on(&client, Some(1)).unwrap_err().to_string();
+    let waited = started.elapsed();
+    assert!(err.contains("node 1 (127.0.0.4) did not answer within"), "{err}");
+    assert!(err.contains("networking.wait_for_restart"), "{err}");
+    assert!(waited >= Duration::from_millis(1900), "failed after {waited:?}, before wait_for_restart");
+    // The node still serves its own tasks.
+    assert_eq!(stats_on(&client, None).unwrap().node_id, 0);
+}
+
+#[test]
+fn garbage_on_the_port_is_dropped_and_the_cluster_serves_on() {
+    let cluster = Cluster::new(&["127.0.0.1", "127.0.0.2"], "");
+    let nodes: Vec<_> = ["127.0.0.1", "127.0.0.2"].iter().map(|a| cluster.start(a)).collect();
+    for garbage in [&b"GET / HTTP/1.0\r\n\r\n"[..], &[0xff; 4096][..], &[0u8; 3][..]] {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.2", cluster.port)) {
+            let _ = stream.write_all(garbage);
+        }
+    }
+    let client = attach(&nodes[0]);
+    assert_eq!(stats_on(&client, Some(1)).unwrap().node_id, 1);
+    assert_eq!(stats_on(&attach(&nodes[1]), Some(0)).unwrap().node_id, 0);
+}
