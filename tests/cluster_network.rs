@@ -32,7 +32,7 @@ impl Cluster {
                 self.hostfile.path().display(),
                 self.extra
             ),
-        ) + "compose:\n  - mod_name: chimaera_custom_mod\n    pool_name: custom\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n";
+        ) + "runtime:\n  heartbeat_interval: 100\ncompose:\n  - mod_name: chimaera_custom_mod\n    pool_name: custom\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n";
         RuntimeProcess::on_port(&config, self.port).node_address(address)
     }
 
@@ -132,4 +132,29 @@ fn garbage_on_the_port_is_dropped_and_the_cluster_serves_on() {
     let client = attach(&nodes[0]);
     assert_eq!(stats_on(&client, Some(1)).unwrap().node_id, 1);
     assert_eq!(stats_on(&attach(&nodes[1]), Some(0)).unwrap().node_id, 0);
+}
+
+#[test]
+fn a_killed_node_fails_its_tasks_clearly_and_serves_again_after_restart() {
+    let cluster = Cluster::new(
+        &["127.0.0.1", "127.0.0.2"],
+        "  wait_for_restart: 2\n  wait_for_restart_poll_period: 0.2\n",
+    );
+    let first = cluster.start("127.0.0.1");
+    let second = cluster.start("127.0.0.2");
+    let client = attach(&first);
+    assert_eq!(stats_on(&client, Some(1)).unwrap().node_id, 1);
+    let node_state = |client: &Client| stats_on(client, None).unwrap().nodes[1].state.clone();
+    assert_eq!(node_state(&client), "up");
+    let spec = second.kill_keeping_state();
+    let err = stats_on(&client, Some(1)).unwrap_err().to_string();
+    assert!(err.contains("node 1 (127.0.0.2) did not answer within"), "{err}");
+    // Marked down (heartbeats every 100 ms here), and this node goes on.
+    assert_eq!(node_state(&client), "down");
+    assert!(first.log().contains("node 1 (127.0.0.2) is down: nothing heard for"), "{}", first.log());
+    assert_eq!(stats_on(&client, None).unwrap().node_id, 0);
+    let _second = spec.start();
+    assert_eq!(stats_on(&client, Some(1)).unwrap().node_id, 1, "the restarted node serves again");
+    assert_eq!(node_state(&client), "up");
+    assert!(first.log().contains("node 1 (127.0.0.2) rejoined"), "{}", first.log());
 }

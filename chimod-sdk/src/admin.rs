@@ -206,6 +206,7 @@ pub struct StopRequest {
 ///     periodic: vec![],
 ///     client_data: Default::default(),
 ///     runtime_data: Default::default(),
+///     nodes: vec![],
 /// };
 /// assert_eq!(s.workers[0].tasks_done, 7);
 /// ```
@@ -231,6 +232,27 @@ pub struct RuntimeStats {
     pub client_data: BulkStats,
     /// Bulk buffers in `runtime_data`.
     pub runtime_data: BulkStats,
+    /// The cluster's nodes as this node sees them (empty on a single node).
+    pub nodes: Vec<NodeStats>,
+}
+
+/// One node of the cluster, as the reporting node sees it.
+///
+/// ```
+/// let n = chimod_sdk::admin::NodeStats { node_id: 2, address: "127.0.0.3".into(), state: "up".into(), last_heard_ms: Some(40) };
+/// assert_eq!(n.state, "up");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStats {
+    /// Its id.
+    pub node_id: u32,
+    /// Its hostfile address.
+    pub address: String,
+    /// `self`, `up`, `down` (silent for three heartbeat intervals) or
+    /// `unknown` (never heard from).
+    pub state: String,
+    /// Milliseconds since it was last heard from.
+    pub last_heard_ms: Option<u64>,
 }
 
 /// A data segment's bulk buffer figures (see [`RuntimeStats`]).

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chimod_sdk::PoolId;
 use chimod_sdk::admin::{
     BulkStats, CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, HEARTBEAT,
-    LIST_POOLS, PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC,
-    STOP_RUNTIME, SchedulePeriodic, WorkerStats,
+    LIST_POOLS, NodeStats, PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats,
+    SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, WorkerStats,
 };
 use tracing::info;
 
@@ -164,6 +164,7 @@ fn stats(node: &Node) -> RuntimeStats {
         heartbeats: node.heartbeats.load(Ordering::Relaxed),
         client_data: node.bulk.get().map(|b| bulk_stats(&b.client)).unwrap_or_default(),
         runtime_data: node.bulk.get().map(|b| bulk_stats(&b.runtime)).unwrap_or_default(),
+        nodes: node_stats(node),
         periodic: node
             .periodic
             .list()
@@ -180,6 +181,21 @@ fn stats(node: &Node) -> RuntimeStats {
             })
             .collect(),
     }
+}
+
+fn node_stats(node: &Node) -> Vec<NodeStats> {
+    let Some(network) = node.network.get() else { return Vec::new() };
+    network
+        .peers()
+        .into_iter()
+        .enumerate()
+        .map(|(id, (address, state, heard))| NodeStats {
+            node_id: id as u32,
+            address: address.to_string(),
+            state: if id as u32 == network.node_id() { "self".to_owned() } else { state.name().to_owned() },
+            last_heard_ms: heard.map(|d| d.as_millis() as u64),
+        })
+        .collect()
 }
 
 fn bulk_stats(heap: &crate::bulk::BulkHeap) -> BulkStats {

@@ -305,6 +305,7 @@ fn start_network(
         port: n.port,
         wait: n.wait_for_restart,
         poll: n.wait_for_restart_poll_period,
+        heartbeat: config.runtime.heartbeat_interval,
     };
     let network =
         Network::start(node, net).map_err(|source| StartError::Os { what: "networking", source })?;

@@ -42,6 +42,8 @@ pub enum Body {
         /// A long task (runs on a slow worker).
         long: bool,
     },
+    /// "I am up": sent to every peer every `heartbeat_interval`.
+    Heartbeat,
     /// A task's outcome.
     Reply {
         /// The request's id.

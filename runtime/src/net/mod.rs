@@ -2,9 +2,11 @@
 //! replies, and the ZeroMQ transport.
 
 mod frame;
+mod peers;
 mod pending;
 mod transport;
 
 pub use frame::{Body, Frame, FrameError, MAX_FRAME};
+pub use peers::{PeerState, PeerTable};
 pub use pending::PendingCalls;
 pub use transport::{NetConfig, NetHandle, Network};

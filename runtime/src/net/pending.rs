@@ -50,8 +50,9 @@ impl PendingCalls {
         }
     }
 
-    /// Fails every call past its deadline with an error naming the node.
-    pub fn expire(&self, now: Instant) -> usize {
+    /// Fails every call past its deadline with an error naming the node;
+    /// returns the nodes that did not answer.
+    pub fn expire(&self, now: Instant) -> Vec<u32> {
         let expired: Vec<Call> = {
             let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
             let ids: Vec<u64> = calls.iter().filter(|(_, c)| c.deadline <= now).map(|(id, _)| *id).collect();
@@ -68,7 +69,7 @@ impl PendingCalls {
                 ),
             ));
         }
-        expired.len()
+        expired.iter().map(|c| c.node).collect()
     }
 
     /// Fails every call (the runtime is stopping).

@@ -23,6 +23,7 @@ use tracing::{debug, info, warn};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use super::frame::{Body, Frame};
+use super::peers::{PeerState, PeerTable};
 use super::pending::PendingCalls;
 use crate::ipc::TaskStatus;
 use crate::node::Node;
@@ -35,10 +36,21 @@ pub struct NetHandle {
     addresses: Vec<IpAddr>,
     peers: Vec<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     pending: Arc<PendingCalls>,
+    liveness: Arc<PeerTable>,
     wait: Duration,
 }
 
 impl NetHandle {
+    /// This node's id.
+    pub fn node_id(&self) -> u32 {
+        self.node_id
+    }
+
+    /// Every node's address, state and how long ago it was heard from.
+    pub fn peers(&self) -> Vec<(IpAddr, PeerState, Option<Duration>)> {
+        self.liveness.snapshot(Instant::now())
+    }
+
     /// Nodes in the cluster.
     pub fn nodes(&self) -> usize {
         self.addresses.len()
@@ -95,6 +107,8 @@ pub struct NetConfig {
     pub wait: Duration,
     /// `networking.wait_for_restart_poll_period`.
     pub poll: Duration,
+    /// `runtime.heartbeat_interval`.
+    pub heartbeat: Duration,
 }
 
 impl Network {
@@ -113,11 +127,13 @@ impl Network {
                 queues.push((id as u32, *address, rx));
             }
         }
+        let liveness = Arc::new(PeerTable::new(config.addresses.clone(), config.heartbeat));
         let handle = Arc::new(NetHandle {
             node_id: config.node_id,
             addresses: config.addresses.clone(),
             peers,
             pending: pending.clone(),
+            liveness,
             wait: config.wait,
         });
         let (shutdown, stop) = oneshot::channel();
@@ -187,16 +203,26 @@ async fn serve(
         queues.len()
     );
     for (id, address, rx) in queues {
-        tokio::spawn(feed_peer(id, address, config.port, config.poll, rx));
+        tokio::spawn(feed_peer(id, address, config.port, config.poll, rx, handle.liveness.clone()));
     }
-    let mut sweep = tokio::time::interval(config.poll.min(Duration::from_millis(250)));
+    let mut sweep = tokio::time::interval(config.poll.min(config.heartbeat).min(Duration::from_millis(250)));
+    let mut heartbeat = tokio::time::interval(config.heartbeat);
+    let beat = Frame::new(config.node_id, Body::Heartbeat).encode();
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            _ = heartbeat.tick() => {
+                for peer in handle.peers.iter().flatten() {
+                    let _ = peer.send(beat.clone());
+                }
+            }
             _ = sweep.tick() => {
-                let expired = handle.pending.expire(Instant::now());
-                if expired > 0 {
-                    debug!(expired, "calls to other nodes timed out");
+                let now = Instant::now();
+                handle.liveness.sweep(now, config.node_id);
+                for node in handle.pending.expire(now) {
+                    // A call went unanswered: the connection may be dead
+                    // without the socket knowing; make it again.
+                    handle.liveness.reconnect[node as usize].notify_one();
                 }
             }
             message = socket.recv() => match message {
@@ -219,7 +245,9 @@ fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
         }
     };
     let from = frame.from;
+    handle.liveness.heard(from, Instant::now());
     match frame.body {
+        Body::Heartbeat => {}
         Body::Request { id, pool, method, input, long } => {
             let reply_to = handle.peers.get(from as usize).cloned().flatten();
             let own = handle.node_id;
@@ -248,13 +276,16 @@ fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
 }
 
 /// Keeps a PUSH socket to one peer and sends its queue's frames, connecting
-/// (and reconnecting) every `poll` until the peer is up.
+/// (and reconnecting) every `poll` until the peer is up. A PUSH socket does
+/// not notice a peer that died, so the connection is also made again when
+/// the peer goes silent or leaves a call unanswered.
 async fn feed_peer(
     id: u32,
     address: IpAddr,
     port: u16,
     poll: Duration,
     mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+    liveness: Arc<PeerTable>,
 ) {
     let target = endpoint(address, port);
     loop {
@@ -263,7 +294,10 @@ async fn feed_peer(
         loop {
             match tokio::time::timeout(poll, socket.connect(&target)).await {
                 Ok(Ok(())) => break,
-                Ok(Err(e)) => debug!(node = id, "connecting to {target}: {e}"),
+                Ok(Err(e)) => {
+                    debug!(node = id, "connecting to {target}: {e}");
+                    tokio::time::sleep(poll).await;
+                }
                 Err(_) => {}
             }
             attempt += 1;
@@ -277,10 +311,18 @@ async fn feed_peer(
         }
         info!(node = id, "connected to node {id} ({address})");
         loop {
-            let Some(bytes) = queue.recv().await else { return };
-            if let Err(e) = socket.send(ZmqMessage::from(bytes)).await {
-                warn!(node = id, "lost node {id} ({address}): {e}; reconnecting");
-                break;
+            tokio::select! {
+                () = liveness.reconnect[id as usize].notified() => {
+                    info!(node = id, "reconnecting to node {id} ({address})");
+                    break;
+                }
+                bytes = queue.recv() => {
+                    let Some(bytes) = bytes else { return };
+                    if let Err(e) = socket.send(ZmqMessage::from(bytes)).await {
+                        warn!(node = id, "lost node {id} ({address}): {e}; reconnecting");
+                        break;
+                    }
+                }
             }
         }
     }
