@@ -158,3 +158,65 @@ fn a_killed_node_fails_its_tasks_clearly_and_serves_again_after_restart() {
     assert_eq!(node_state(&client), "up");
     assert!(first.log().contains("node 1 (127.0.0.2) rejoined"), "{}", first.log());
 }
+
+#[test]
+fn chimaera_compose_creates_broadcast_pools_on_every_node_and_data_crosses_nodes() {
+    let addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let cluster = Cluster::new(&addresses, "");
+    let nodes: Vec<_> = addresses.iter().map(|a| cluster.start(a)).collect();
+    let compose = nodes[0].spec().dir().join("cluster_compose.yaml");
+    std::fs::write(
+        &compose,
+        format!(
+            "networking:\n  port: {}\ncompose:\n  - mod_name: chimaera_bdev\n    pool_name: shared_ram\n    pool_query: broadcast\n    pool_id: 310.0\n    capacity: 8M\n    bdev_type: ram\n  - mod_name: chimaera_custom_mod\n    pool_name: everywhere\n    pool_query: dynamic\n    pool_id: 410.0\n    custom_param1: one\n    custom_param2: two\n",
+            cluster.port
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(chimaera_test_support::artifacts().bin("chimaera_compose"))
+        .arg(&compose)
+        .env("CHI_NODE_ADDRESS", "127.0.0.1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}\nnode 0:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        nodes[0].stderr()
+    );
+    // Every node has both pools, each its own container.
+    let client = attach(&nodes[0]);
+    let list = chimod_sdk::admin::LIST_POOLS;
+    let input = list.encode_input(&()).unwrap();
+    for target in 0..3 {
+        let task = TaskSpec { node: Some(target), ..TaskSpec::new(PoolId::ADMIN, list.id, &input) };
+        let pools = list
+            .decode_output(&client.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap())
+            .unwrap();
+        for id in [PoolId::new(310, 0), PoolId::new(410, 0)] {
+            assert!(pools.iter().any(|p| p.pool_id == id), "node {target} lacks {id}: {pools:?}");
+        }
+    }
+    // Written on node 0 through its own client...
+    let dev0 = chimaera::client::BdevClient::new(&client, PoolId::new(310, 0));
+    let block = dev0.allocate(64 << 10).unwrap()[0];
+    let mut buf = client.bulk_alloc(64 << 10).unwrap();
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i % 249) as u8;
+    }
+    dev0.write(block, 0, &buf).unwrap();
+    // ...read from node 2 by sending the read to node 0.
+    let client2 = attach(&nodes[2]);
+    let remote = chimaera::client::RemoteBdevClient::new(&client2, PoolId::new(310, 0), 0);
+    assert_eq!(remote.read(block, 0, 64 << 10).unwrap(), buf.to_vec());
+    assert_eq!(remote.stats().unwrap().reads.count, 1, "the read ran on node 0's device");
+    // Running it again is safe: already exists everywhere.
+    let again = std::process::Command::new(chimaera_test_support::artifacts().bin("chimaera_compose"))
+        .arg(&compose)
+        .env("CHI_NODE_ADDRESS", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stdout));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already exists"));
+}

@@ -288,7 +288,13 @@ fn compose_and_stop_utilities_end_to_end() {
     .unwrap();
     let compose = || Command::new(artifacts().bin("chimaera_compose")).arg(&file).output().unwrap();
     let first = compose();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}{}\n{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr),
+        rt.stderr()
+    );
     let out = String::from_utf8_lossy(&first.stdout);
     assert!(out.contains("compose[0] chimaera_bdev 301.0 `ram_cache`: created"), "{out}");
     assert!(out.contains("compose[1] chimaera_custom_mod 400.0 `my_custom_pool`: created"), "{out}");

@@ -10,6 +10,7 @@
 //!     pool_query: PoolQuery::Dynamic,
 //!     pool_id: PoolId::new(400, 0),
 //!     params_json: r#"{"custom_param1":"value1","custom_param2":"value2"}"#.into(),
+//!     forwarded: false,
 //! };
 //! let bytes = CREATE_POOL.encode_input(&request).unwrap();
 //! assert!(!bytes.is_empty());
@@ -135,6 +136,9 @@ pub struct CreatePool {
     pub pool_id: PoolId,
     /// The module's own keys, as a JSON object.
     pub params_json: String,
+    /// Set when one node passes a `broadcast` or `dynamic` creation on to
+    /// the others: create here only, do not pass it on again.
+    pub forwarded: bool,
 }
 
 /// What [`CREATE_POOL`] did.

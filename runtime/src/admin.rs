@@ -3,12 +3,12 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chimod_sdk::PoolId;
 use chimod_sdk::admin::{
     BulkStats, CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, HEARTBEAT,
     LIST_POOLS, NodeStats, PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats,
     SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, WorkerStats,
 };
+use chimod_sdk::{PoolId, PoolQuery};
 use tracing::info;
 
 use crate::node::Node;
@@ -55,9 +55,41 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
     }
 }
 
+/// Get-or-create on this node and, for a `broadcast` or `dynamic` pool
+/// asked for by a client, on every other node of the cluster too: one
+/// container per node under the same id. The outcome is this node's; any
+/// other node's failure is an error naming that node.
+fn create_pool(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
+    let spread = !req.forwarded && matches!(req.pool_query, PoolQuery::Broadcast | PoolQuery::Dynamic);
+    let forward = CreatePool { forwarded: true, ..req.clone() };
+    let local = create_pool_here(node, req);
+    let Some(network) = node.network.get().filter(|_| spread) else { return local };
+    let input = CREATE_POOL.encode_input(&forward).map_err(|e| e.to_string())?;
+    let calls: Vec<_> = (0..network.nodes() as u32)
+        .filter(|n| *n != network.node_id())
+        .map(|n| (n, network.call(n, PoolId::ADMIN, CREATE_POOL.id, &input, false)))
+        .collect();
+    let mut failures = Vec::new();
+    for (n, call) in calls {
+        let outcome = match call {
+            Ok(completion) => completion.wait(),
+            Err(outcome) => outcome,
+        };
+        if outcome.status != crate::ipc::TaskStatus::Ok {
+            failures.push(format!("node {n}: {}", String::from_utf8_lossy(&outcome.output)));
+        }
+    }
+    match (local, failures.is_empty()) {
+        (Ok(outcome), true) => Ok(outcome),
+        (Ok(_), false) => Err(format!("created on this node, but not on {}", failures.join("; "))),
+        (Err(e), true) => Err(e),
+        (Err(e), false) => Err(format!("{e}; and on {}", failures.join("; "))),
+    }
+}
+
 /// Get-or-create: the same id with the same module, name and parameters is
 /// "already exists"; the same id with anything else is an error.
-fn create_pool(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
+fn create_pool_here(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
     let params = match serde_json::from_str::<serde_json::Value>(&req.params_json) {
         Ok(serde_json::Value::Object(map)) => map,
         Ok(other) => return Err(format!("parameters must be a map of keys, got {other}")),

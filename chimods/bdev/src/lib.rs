@@ -41,7 +41,8 @@ use chimod_sdk::{ChiMod, ModError, PoolInfo, host};
 
 use crate::allocator::BlockAllocator;
 use crate::api::{
-    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, ReadRequest, STATS, WRITE, WriteRequest,
+    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, READ_INLINE, ReadRequest, STATS, WRITE,
+    WRITE_INLINE, WriteInline, WriteRequest,
 };
 use crate::backend::{Backend, FileBackend, RamBackend};
 use crate::latency::OpStats;
@@ -96,6 +97,10 @@ impl ChiMod for Bdev {
             m if m == WRITE.id => WRITE.handle(input, |req| self.write(&req)),
             m if m == READ.id => READ.handle(input, |req| self.read(&req)),
             m if m == STATS.id => STATS.handle(input, |()| Ok(self.typed_stats())),
+            m if m == WRITE_INLINE.id => WRITE_INLINE.handle(input, |req| self.write_inline(&req)),
+            m if m == READ_INLINE.id => {
+                READ_INLINE.handle(input, |(block, offset, len)| self.read_inline(&block, offset, len))
+            }
             other => Err(ModError::new(format!("chimaera_bdev has no method {other}"))),
         }
     }
@@ -149,6 +154,28 @@ impl Bdev {
         self.transfer("read", &req.block, req.offset, &req.into, &self.reads, |ptr, len, at| unsafe {
             self.backend.read(ptr, len, at)
         })
+    }
+
+    fn write_inline(&self, req: &WriteInline) -> Result<u64, ModError> {
+        let len = req.data.len() as u64;
+        let at = self.check_range("write", &req.block, req.offset, len)?;
+        let started = Instant::now();
+        // SAFETY: the task's own input, alive for this call.
+        unsafe { self.backend.write(req.data.as_ptr(), req.data.len(), at) }
+            .map_err(|e| ModError::new(format!("write of {len} bytes at device offset {at} failed: {e}")))?;
+        self.writes.record(len, started.elapsed());
+        Ok(len)
+    }
+
+    fn read_inline(&self, block: &Block, offset: u64, len: u64) -> Result<Vec<u8>, ModError> {
+        let at = self.check_range("read", block, offset, len)?;
+        let mut out = vec![0u8; len as usize];
+        let started = Instant::now();
+        // SAFETY: `out` is ours, `len` bytes.
+        unsafe { self.backend.read(out.as_mut_ptr(), out.len(), at) }
+            .map_err(|e| ModError::new(format!("read of {len} bytes at device offset {at} failed: {e}")))?;
+        self.reads.record(len, started.elapsed());
+        Ok(out)
     }
 
     /// Checks the range, maps the client's buffer, runs `io` on it and

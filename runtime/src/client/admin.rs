@@ -35,6 +35,7 @@ impl<'c> AdminClient<'c> {
             pool_query: entry.pool_query,
             pool_id: entry.pool_id,
             params_json: serde_json::Value::Object(entry.params.clone()).to_string(),
+            forwarded: false,
         };
         self.client.call_method(PoolId::ADMIN, CREATE_POOL, &request)
     }

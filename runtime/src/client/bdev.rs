@@ -19,10 +19,13 @@
 
 use std::time::Duration;
 
-use chimaera_bdev_api::{ALLOCATE, BdevStats, Block, FREE, READ, ReadRequest, STATS, WRITE, WriteRequest};
+use chimaera_bdev_api::{
+    ALLOCATE, BdevStats, Block, FREE, READ, READ_INLINE, ReadRequest, STATS, WRITE, WRITE_INLINE,
+    WriteInline, WriteRequest,
+};
 use chimod_sdk::PoolId;
 
-use super::{BulkBuf, Client, ClientError, TypedPending};
+use super::{BulkBuf, Client, ClientError, TaskSpec, TypedPending};
 
 /// Reads and writes wait on the device: they go to slow workers.
 const IO_ESTIMATE: Duration = Duration::from_millis(1);
@@ -85,5 +88,58 @@ impl<'c> BdevClient<'c> {
     /// The device's statistics.
     pub fn stats(&self) -> Result<BdevStats, ClientError> {
         self.client.call_method(self.pool, STATS, &())
+    }
+}
+
+/// The client of a bdev pool's container on another node of the cluster.
+/// Data travels in the tasks (that node cannot see this node's buffers).
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteBdevClient<'c> {
+    client: &'c Client,
+    pool: PoolId,
+    node: u32,
+}
+
+impl<'c> RemoteBdevClient<'c> {
+    /// The client of pool `pool` on node `node`.
+    pub fn new(client: &'c Client, pool: PoolId, node: u32) -> Self {
+        RemoteBdevClient { client, pool, node }
+    }
+
+    fn run<
+        I: serde::Serialize + serde::de::DeserializeOwned,
+        O: serde::Serialize + serde::de::DeserializeOwned,
+    >(
+        &self,
+        method: chimod_sdk::Method<I, O>,
+        input: &I,
+    ) -> Result<O, ClientError> {
+        let bytes = method.encode_input(input)?;
+        let task = TaskSpec {
+            est_cpu: IO_ESTIMATE,
+            node: Some(self.node),
+            ..TaskSpec::new(self.pool, method.id, &bytes)
+        };
+        Ok(method.decode_output(&self.client.submit(&task)?.wait(None)?)?)
+    }
+
+    /// Blocks for `size` bytes on that node's device.
+    pub fn allocate(&self, size: u64) -> Result<Vec<Block>, ClientError> {
+        self.run(ALLOCATE, &size)
+    }
+
+    /// Writes `data` into `block` at `offset`.
+    pub fn write(&self, block: Block, offset: u64, data: &[u8]) -> Result<u64, ClientError> {
+        self.run(WRITE_INLINE, &WriteInline { block, offset, data: data.to_vec() })
+    }
+
+    /// Reads `len` bytes of `block` from `offset`.
+    pub fn read(&self, block: Block, offset: u64, len: u64) -> Result<Vec<u8>, ClientError> {
+        self.run(READ_INLINE, &(block, offset, len))
+    }
+
+    /// That device's statistics.
+    pub fn stats(&self) -> Result<BdevStats, ClientError> {
+        self.run(STATS, &())
     }
 }

@@ -33,7 +33,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use self::admin::AdminClient;
-pub use self::bdev::BdevClient;
+pub use self::bdev::{BdevClient, RemoteBdevClient};
 pub use self::bulk::{BulkBuf, TakenBulk};
 pub use self::error::ClientError;
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;

@@ -88,15 +88,19 @@ fn reply(out: OutBuf, status: Status, bytes: &[u8]) -> Status {
     status
 }
 
-/// Runs an admin operation for the admin module.
+/// Runs an admin operation for the admin module, on a stack of its own:
+/// creating a pool runs a module's create and parses its parameters, which
+/// must not depend on how small `runtime.stack_size` is.
 unsafe extern "C" fn host_admin(ctx: *const c_void, method: u32, input: AbiBytes, out: OutBuf) -> Status {
     // SAFETY: ctx comes from the host table given to this module; `input`
     // lives for this call.
     let result = unsafe { node(ctx, "admin operations") }.and_then(|node| {
         // SAFETY: the module's input lives for this call.
         let input = unsafe { input.as_slice() };
-        catch_unwind(AssertUnwindSafe(|| crate::admin::handle(node, method, input)))
-            .unwrap_or_else(|_| Err(format!("admin operation {method} panicked in the runtime")))
+        catch_unwind(AssertUnwindSafe(|| {
+            crate::worker::on_admin_stack(|| crate::admin::handle(node, method, input))
+        }))
+        .unwrap_or_else(|_| Err(format!("admin operation {method} panicked in the runtime")))
     });
     match result {
         Ok(bytes) => reply(out, Status::OK, &bytes),

@@ -277,3 +277,30 @@ impl Drop for Fibers {
         }
     }
 }
+
+/// Bytes of the stacks the runtime's own admin operations run on.
+const ADMIN_STACK: usize = 1 << 20;
+
+thread_local! {
+    /// Admin stacks not in use on this thread (an admin operation that
+    /// waits keeps its stack; the next one takes another).
+    static ADMIN_STACKS: std::cell::RefCell<Vec<DefaultStack>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a large stack of its own (suspending the fiber from inside
+/// works as usual: the stack stays with the suspended task).
+pub fn on_admin_stack<R>(f: impl FnOnce() -> R) -> R {
+    let stack =
+        ADMIN_STACKS.with(|s| s.borrow_mut().pop()).map_or_else(|| DefaultStack::new(ADMIN_STACK), Ok);
+    match stack {
+        Ok(stack) => {
+            let mut result = None;
+            let mut stack = stack;
+            corosensei::on_stack(&mut stack, || result = Some(f()));
+            ADMIN_STACKS.with(|s| s.borrow_mut().push(stack));
+            result.expect("on_stack ran the closure")
+        }
+        // No memory for a separate stack: run where we are.
+        Err(_) => f(),
+    }
+}

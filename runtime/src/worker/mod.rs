@@ -33,7 +33,7 @@ use tracing::{debug, warn};
 use self::execute::{Job, fail_job};
 use self::fiber::Fibers;
 pub use self::fiber::{
-    FiberRef, current_fiber, current_task_owner, suspend_current_fiber, yield_current_fiber,
+    FiberRef, current_fiber, current_task_owner, on_admin_stack, suspend_current_fiber, yield_current_fiber,
 };
 use self::idle::Idle;
 pub use self::inbox::Inbox;

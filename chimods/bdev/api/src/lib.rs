@@ -104,3 +104,21 @@ pub const WRITE: Method<WriteRequest, u64> = Method::new(FIRST_MODULE_METHOD + 2
 pub const READ: Method<ReadRequest, u64> = Method::new(FIRST_MODULE_METHOD + 3);
 /// Statistics.
 pub const STATS: Method<(), BdevStats> = Method::new(FIRST_MODULE_METHOD + 4);
+
+/// Writes bytes carried in the task itself (not a bulk buffer): for a
+/// client on another node, whose buffers this node cannot see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteInline {
+    /// The block.
+    pub block: Block,
+    /// Offset within the block.
+    pub offset: u64,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// Writes inline bytes; returns the bytes written.
+pub const WRITE_INLINE: Method<WriteInline, u64> = Method::new(FIRST_MODULE_METHOD + 5);
+/// Reads `len` bytes at `offset` of a block and returns them in the task's
+/// output (for a client on another node).
+pub const READ_INLINE: Method<(Block, u64, u64), Vec<u8>> = Method::new(FIRST_MODULE_METHOD + 6);
