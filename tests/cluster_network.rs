@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use chimaera::client::{Client, ClientError, TaskSpec};
 use chimaera_custom_api::ECHO;
 use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, unique_port};
-use chimod_sdk::PoolId;
 use chimod_sdk::admin::RUNTIME_STATS;
+use chimod_sdk::{PoolId, Route};
 
 struct Cluster {
     hostfile: tempfile::NamedTempFile,
@@ -47,7 +47,10 @@ fn attach(rt: &StartedRuntime) -> Client {
 
 fn stats_on(client: &Client, node: Option<u32>) -> Result<chimod_sdk::admin::RuntimeStats, ClientError> {
     let input = RUNTIME_STATS.encode_input(&()).unwrap();
-    let task = TaskSpec { node, ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input) };
+    let task = TaskSpec {
+        route: node.map_or(Route::Local, Route::Node),
+        ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input)
+    };
     let bytes = client.submit(&task)?.wait(Some(Duration::from_secs(60)))?;
     Ok(RUNTIME_STATS.decode_output(&bytes).unwrap())
 }
@@ -66,13 +69,13 @@ fn tasks_sent_to_a_node_run_on_that_node() {
     assert_eq!(stats_on(&client2, Some(1)).unwrap().node_id, 1);
     let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let input = ECHO.encode_input(&big).unwrap();
-    let task = TaskSpec { node: Some(1), ..TaskSpec::new(PoolId::new(400, 0), ECHO.id, &input) };
+    let task = TaskSpec { route: Route::Node(1), ..TaskSpec::new(PoolId::new(400, 0), ECHO.id, &input) };
     let out = client2.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap();
     assert_eq!(ECHO.decode_output(&out).unwrap(), big);
     // A node id outside the cluster, and a pool the remote node lacks.
     let err = stats_on(&client, Some(7)).unwrap_err().to_string();
     assert!(err.contains("no node 7: the cluster has nodes 0 to 2"), "{err}");
-    let missing = TaskSpec { node: Some(2), ..TaskSpec::new(PoolId::new(999, 0), 10, &[]) };
+    let missing = TaskSpec { route: Route::Node(2), ..TaskSpec::new(PoolId::new(999, 0), 10, &[]) };
     let err = client.submit(&missing).unwrap().wait(Some(Duration::from_secs(60))).unwrap_err();
     assert!(matches!(&err, ClientError::PoolNotFound(m) if m.contains("no pool 999.0")), "{err}");
 }
@@ -87,7 +90,7 @@ fn a_node_that_starts_late_gets_the_tasks_sent_before() {
     let client = attach(&first);
     let input = RUNTIME_STATS.encode_input(&()).unwrap();
     let early = client
-        .submit(&TaskSpec { node: Some(1), ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input) })
+        .submit(&TaskSpec { route: Route::Node(1), ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input) })
         .unwrap();
     // The scenario itself: node 1 starts seconds after the task was sent.
     std::thread::sleep(Duration::from_secs(2));
@@ -190,7 +193,7 @@ fn chimaera_compose_creates_broadcast_pools_on_every_node_and_data_crosses_nodes
     let list = chimod_sdk::admin::LIST_POOLS;
     let input = list.encode_input(&()).unwrap();
     for target in 0..3 {
-        let task = TaskSpec { node: Some(target), ..TaskSpec::new(PoolId::ADMIN, list.id, &input) };
+        let task = TaskSpec { route: Route::Node(target), ..TaskSpec::new(PoolId::ADMIN, list.id, &input) };
         let pools = list
             .decode_output(&client.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap())
             .unwrap();
@@ -219,4 +222,54 @@ fn chimaera_compose_creates_broadcast_pools_on_every_node_and_data_crosses_nodes
         .unwrap();
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stdout));
     assert!(String::from_utf8_lossy(&again.stdout).contains("already exists"));
+}
+
+#[test]
+fn hash_broadcast_dynamic_and_range_routes_reach_the_documented_nodes() {
+    let addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let cluster = Cluster::new(&addresses, "  neighborhood_size: 2\n");
+    let nodes: Vec<_> = addresses.iter().map(|a| cluster.start(a)).collect();
+    let client = attach(&nodes[0]);
+    let input = RUNTIME_STATS.encode_input(&()).unwrap();
+    let run = |route: Route| {
+        let task = TaskSpec { route, ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input) };
+        client.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap()
+    };
+    let node_of = |bytes: &[u8]| RUNTIME_STATS.decode_output(bytes).unwrap().node_id;
+    // Hash: container hash % 3, one container per node.
+    for h in [0u64, 1, 2, 3, 7, 11, u64::MAX] {
+        assert_eq!(node_of(&run(Route::Hash(h))), (h % 3) as u32, "hash {h}");
+    }
+    // Broadcast: every node, one outcome each, in node order.
+    let all = Client::gathered(&run(Route::Broadcast)).unwrap();
+    assert_eq!(all.iter().map(|o| (o.node, o.ok)).collect::<Vec<_>>(), [(0, true), (1, true), (2, true)]);
+    assert!(all.iter().all(|o| node_of(&o.output) == o.node));
+    // Range of 3 from node 1 with neighborhood_size 2: nodes 1 and 2 only.
+    let range = Client::gathered(&run(Route::Range { offset: 1, count: 3 })).unwrap();
+    assert_eq!(range.iter().map(|o| o.node).collect::<Vec<_>>(), [1, 2]);
+    // Dynamic: the admin pool is here, so here only.
+    assert_eq!(node_of(&run(Route::Dynamic)), 0);
+    // Dynamic to a pool that is not here: every node, each says so.
+    let task = TaskSpec { route: Route::Dynamic, ..TaskSpec::new(PoolId::new(888, 0), 10, &[]) };
+    let missing =
+        Client::gathered(&client.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap())
+            .unwrap();
+    assert_eq!(missing.len(), 3);
+    assert!(missing.iter().all(|o| !o.ok && String::from_utf8_lossy(&o.output).contains("no pool 888.0")));
+}
+
+#[test]
+fn a_broadcast_with_a_node_down_reports_each_node() {
+    let cluster = Cluster::new(
+        &["127.0.0.1", "127.0.0.2", "127.0.0.5"],
+        "  wait_for_restart: 1\n  wait_for_restart_poll_period: 0.2\n",
+    );
+    let nodes: Vec<_> = ["127.0.0.1", "127.0.0.2"].iter().map(|a| cluster.start(a)).collect();
+    let client = attach(&nodes[0]);
+    let input = RUNTIME_STATS.encode_input(&()).unwrap();
+    let task = TaskSpec { route: Route::Broadcast, ..TaskSpec::new(PoolId::ADMIN, RUNTIME_STATS.id, &input) };
+    let all = Client::gathered(&client.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap())
+        .unwrap();
+    assert_eq!(all.iter().map(|o| (o.node, o.ok)).collect::<Vec<_>>(), [(0, true), (1, true), (2, false)]);
+    assert!(String::from_utf8_lossy(&all[2].output).contains("node 2 (127.0.0.5) did not answer within"));
 }

@@ -51,6 +51,7 @@ mod module;
 mod params;
 mod pool_id;
 mod pool_query;
+mod route;
 mod size;
 
 pub use error::ModError;
@@ -58,6 +59,7 @@ pub use module::{ChiMod, Method, PoolInfo, methods};
 pub use params::{NoParams, ParamsError, decode_params};
 pub use pool_id::{PoolId, PoolIdError};
 pub use pool_query::{PoolQuery, PoolQueryError};
+pub use route::{NodeOutcome, Route};
 pub use size::{Size, SizeError};
 /// The `tracing` a module logs with; its events reach the runtime's log.
 pub use tracing;

@@ -306,6 +306,7 @@ fn start_network(
         wait: n.wait_for_restart,
         poll: n.wait_for_restart_poll_period,
         heartbeat: config.runtime.heartbeat_interval,
+        neighborhood: n.neighborhood_size,
     };
     let network =
         Network::start(node, net).map_err(|source| StartError::Os { what: "networking", source })?;

@@ -117,7 +117,7 @@ impl<'c> RemoteBdevClient<'c> {
         let bytes = method.encode_input(input)?;
         let task = TaskSpec {
             est_cpu: IO_ESTIMATE,
-            node: Some(self.node),
+            route: chimod_sdk::Route::Node(self.node),
             ..TaskSpec::new(self.pool, method.id, &bytes)
         };
         Ok(method.decode_output(&self.client.submit(&task)?.wait(None)?)?)

@@ -28,7 +28,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chimod_sdk::bulk::BulkSegment;
-use chimod_sdk::{Method, PoolId};
+use chimod_sdk::{Method, NodeOutcome, PoolId, Route};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -41,7 +41,7 @@ use self::lane_choice::choose_lane;
 pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
-use crate::ipc::{LOCAL, Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
+use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
 
 /// How often a sleeping client checks that the runtime is still alive.
@@ -65,8 +65,8 @@ pub struct TaskSpec<'a> {
     pub est_cpu: Duration,
     /// How long to wait for room in the queue.
     pub submit_timeout: Duration,
-    /// The node to run it on (by hostfile node id); `None` for this node.
-    pub node: Option<u32>,
+    /// Where in the cluster it runs (this node by default).
+    pub route: Route,
 }
 
 impl<'a> TaskSpec<'a> {
@@ -78,7 +78,7 @@ impl<'a> TaskSpec<'a> {
             input,
             est_cpu: Duration::ZERO,
             submit_timeout: Duration::from_secs(10),
-            node: None,
+            route: Route::Local,
         }
     }
 }
@@ -206,6 +206,13 @@ impl Client {
         Ok(TypedPending::new(self.submit(&task)?))
     }
 
+    /// Decodes the output of a task routed to several nodes
+    /// (`Route::Broadcast`, `Dynamic` without a local pool, `Range`): one
+    /// outcome per node.
+    pub fn gathered(output: &[u8]) -> Result<Vec<NodeOutcome>, ClientError> {
+        Ok(chimod_sdk::codec::decode(output)?)
+    }
+
     /// The admin pool's typed client.
     pub fn admin(&self) -> AdminClient<'_> {
         AdminClient::new(self)
@@ -262,7 +269,10 @@ impl Client {
         h.pool_minor.store(task.pool.minor, Ordering::Relaxed);
         h.method.store(task.method, Ordering::Relaxed);
         h.waiters.store(0, Ordering::Relaxed);
-        h.target_node.store(task.node.unwrap_or(LOCAL), Ordering::Relaxed);
+        let (kind, a, b) = task.route.encode();
+        h.route.store(kind, Ordering::Relaxed);
+        h.route_args[0].store(a, Ordering::Relaxed);
+        h.route_args[1].store(b, Ordering::Relaxed);
         match spilled {
             Some(bulk) => {
                 let descriptor = spill::encode(bulk.offset, bulk.len);

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// `Header::magic`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"CHIMAIN1");
 /// `Header::layout_version`: bumped whenever any shared structure changes.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// The runtime's life, as clients see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

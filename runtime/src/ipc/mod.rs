@@ -30,5 +30,5 @@ pub use futex::{futex_wait, futex_wake};
 pub use header::{Header, RuntimeState};
 pub use lane::Lane;
 pub use layout::{Layout, LayoutError, Queue};
-pub use slot::{LOCAL, SLOT_SIZE, Slot, SlotHeader, spill, state};
+pub use slot::{SLOT_SIZE, Slot, SlotHeader, spill, state};
 pub use status::TaskStatus;

@@ -97,12 +97,11 @@ pub struct SlotHeader {
     pub input_len: AtomicU32,
     /// Output bytes at the start of the payload, valid once `DONE`.
     pub output_len: AtomicU32,
-    /// The node to run the task on; [`LOCAL`] for this one.
-    pub target_node: AtomicU32,
+    /// Where the task runs: `chimod_sdk::Route::encode`'s code...
+    pub route: AtomicU32,
+    /// ...and its two arguments.
+    pub route_args: [AtomicU32; 2],
 }
-
-/// `SlotHeader::target_node` for "this node".
-pub const LOCAL: u32 = u32::MAX;
 
 /// A slot: its header and its payload.
 #[derive(Debug, Clone, Copy)]

@@ -38,6 +38,7 @@ pub struct NetHandle {
     pending: Arc<PendingCalls>,
     liveness: Arc<PeerTable>,
     wait: Duration,
+    neighborhood: u32,
 }
 
 impl NetHandle {
@@ -49,6 +50,11 @@ impl NetHandle {
     /// Every node's address, state and how long ago it was heard from.
     pub fn peers(&self) -> Vec<(IpAddr, PeerState, Option<Duration>)> {
         self.liveness.snapshot(Instant::now())
+    }
+
+    /// The most nodes a range query spans (`networking.neighborhood_size`).
+    pub fn neighborhood(&self) -> u32 {
+        self.neighborhood
     }
 
     /// Nodes in the cluster.
@@ -109,6 +115,8 @@ pub struct NetConfig {
     pub poll: Duration,
     /// `runtime.heartbeat_interval`.
     pub heartbeat: Duration,
+    /// `networking.neighborhood_size`.
+    pub neighborhood: u32,
 }
 
 impl Network {
@@ -135,6 +143,7 @@ impl Network {
             pending: pending.clone(),
             liveness,
             wait: config.wait,
+            neighborhood: config.neighborhood,
         });
         let (shutdown, stop) = oneshot::channel();
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();

@@ -5,13 +5,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chimod_sdk::PoolId;
 use chimod_sdk::bulk::{Bulk, BulkSegment};
+use chimod_sdk::{NodeOutcome, PoolId, Route};
 use tracing::{debug, error, warn};
 
 use super::WorkerShared;
 use super::stack_guard;
-use crate::ipc::{LOCAL, Slot, TaskStatus, spill};
+use crate::ipc::{Slot, TaskStatus, spill};
 use crate::module::CreateError;
 use crate::node::Node;
 use crate::task::{InternalTask, Outcome, PeriodicEntry};
@@ -101,15 +101,16 @@ fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
         );
     }
     let payload = slot.payload(input_len);
-    let target = h.target_node.load(Ordering::Relaxed);
     let long = w.lane >= w.queue.layout().sched_lanes;
-    let go = |input: &[u8]| {
-        if target == LOCAL || target == node.node_id {
-            run(node, pool, method, input)
-        } else {
-            run_remote(node, target, pool, method, input, long)
-        }
+    let args = &h.route_args;
+    let Some(route) = Route::decode(
+        h.route.load(Ordering::Relaxed),
+        args[0].load(Ordering::Relaxed),
+        args[1].load(Ordering::Relaxed),
+    ) else {
+        return Outcome::failed(TaskStatus::BadTask, "the task's route code is unknown");
     };
+    let go = |input: &[u8]| route_task(node, route, pool, method, input, long);
     if h.flags.load(Ordering::Relaxed) & spill::INPUT == 0 {
         return go(payload);
     }
@@ -121,6 +122,59 @@ fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
             go(input)
         }
         Err(message) => Outcome::failed(TaskStatus::BadTask, format!("task input: {message}")),
+    }
+}
+
+/// Runs a task where its route says: here, on one other node, or on
+/// several, gathering one outcome per node.
+fn route_task(node: &Node, route: Route, pool: PoolId, method: u32, input: &[u8], long: bool) -> Outcome {
+    let network = node.network.get();
+    let nodes = network.map_or(1, |n| n.nodes() as u32);
+    let route = match route {
+        Route::Dynamic if node.pools.get(pool).is_some() => Route::Local,
+        other => other,
+    };
+    if let Some(target) = route.node(nodes) {
+        return if target == node.node_id {
+            run(node, pool, method, input)
+        } else {
+            run_remote(node, target, pool, method, input, long)
+        };
+    }
+    if route == Route::Local {
+        return run(node, pool, method, input);
+    }
+    let neighborhood = network.map_or(1, |n| n.neighborhood());
+    let targets = route.nodes(nodes, neighborhood);
+    // Send to the other nodes first, run here meanwhile, then gather.
+    let calls: Vec<(u32, Result<_, Outcome>)> = targets
+        .iter()
+        .filter(|t| **t != node.node_id)
+        .map(|t| {
+            (
+                *t,
+                network.map_or_else(
+                    || Err(Outcome::failed(TaskStatus::Error, "single node")),
+                    |n| n.call(*t, pool, method, input, long),
+                ),
+            )
+        })
+        .collect();
+    let mut results = Vec::with_capacity(targets.len());
+    if targets.contains(&node.node_id) {
+        results.push((node.node_id, run(node, pool, method, input)));
+    }
+    for (target, call) in calls {
+        results.push((target, call.map_or_else(|o| o, |c| c.wait())));
+    }
+    results.sort_by_key(|(n, _)| *n);
+    let gathered: Vec<NodeOutcome> = results
+        .into_iter()
+        .map(|(n, o)| NodeOutcome { node: n, ok: o.status == TaskStatus::Ok, output: o.output })
+        .collect();
+    match chimod_sdk::codec::encode(&gathered) {
+        Ok(output) => Outcome { status: TaskStatus::Ok, output },
+        Err(e) => Outcome::failed(TaskStatus::Error, e.to_string()),
     }
 }
 
