@@ -20,6 +20,14 @@ impl ConfigFlag {
     pub fn source(&self) -> ConfigSource {
         ConfigSource::from_env(self.config.as_deref())
     }
+
+    /// The runtime's port: `port` if given, else the configuration's.
+    pub fn port(&self, port: Option<u16>) -> Result<u16, chimaera::config::ConfigError> {
+        match port {
+            Some(port) => Ok(port),
+            None => Ok(self.source().load()?.config.networking.port),
+        }
+    }
 }
 
 /// Prints `<tool>: <error>` on stderr and returns exit code `code`.

@@ -33,12 +33,9 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let port = match args.port {
-        Some(port) => port,
-        None => match args.config.source().load() {
-            Ok(parsed) => parsed.config.networking.port,
-            Err(e) => return fail(2, &e),
-        },
+    let port = match args.config.port(args.port) {
+        Ok(port) => port,
+        Err(e) => return fail(2, &e),
     };
     let client = match Client::attach_port(port, Duration::from_secs(10)) {
         Ok(client) => client,

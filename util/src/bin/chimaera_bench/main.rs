@@ -4,6 +4,7 @@
 //! latency beside the machine's own limits (`--mode bdev`).
 
 mod bdev;
+mod remote;
 mod runtime;
 mod tasks;
 
@@ -23,6 +24,10 @@ use clap::{Parser, ValueEnum};
 /// and a file chimaera_bdev device, at queue depth 1 and --io-depth, beside
 /// memcpy bandwidth (RAM) and fio with the same block size, depth and
 /// direct I/O on the same file system (file).
+///
+/// remote: a task round trip and pipelined throughput between two nodes on
+/// loopback (127.0.0.1 and 127.0.0.2), beside a raw TCP ping-pong and a raw
+/// ZeroMQ request/reply of the same frame size.
 ///
 /// Unless --port names a running runtime, the bench starts
 /// chimaera_start_runtime (next to this binary) and stops it afterwards.
@@ -82,6 +87,8 @@ enum Mode {
     Tasks,
     /// Block devices against memcpy and fio.
     Bdev,
+    /// Tasks between two nodes on loopback against raw TCP and ZeroMQ.
+    Remote,
 }
 
 fn main() -> ExitCode {
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
             runtime::with_runtime(&runtime::tasks_config(&args), |port| tasks::run(&args, port))
         }
         (Mode::Bdev, _) => bdev::run(&args),
+        (Mode::Remote, _) => remote::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,76 @@
+//! `chimaera_status`: is this node's runtime serving? For health checks.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chimaera::client::Client;
+use chimaera_util::ConfigFlag;
+use clap::Parser;
+
+/// Ask this node's runtime whether it serves (a task through its admin
+/// pool), and print one line about it and one per cluster node.
+///
+/// The runtime is found as chimaera_stop_runtime finds it (--config, then
+/// CHI_SERVER_CONF, then WRP_RUNTIME_CONF, then defaults, or --port; and
+/// CHI_NODE_ADDRESS). For a container health check:
+///   HEALTHCHECK CMD chimaera_status
+///
+/// Exit codes: 0 serving; 1 not serving (none running, starting, stopping,
+/// or no answer within --timeout); 2 bad configuration or usage.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, verbatim_doc_comment)]
+struct Args {
+    #[command(flatten)]
+    config: ConfigFlag,
+
+    /// The runtime's port; overrides the configuration.
+    #[arg(long)]
+    port: Option<u16>,
+
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5.0)]
+    timeout: f64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let port = match args.config.port(args.port) {
+        Ok(port) => port,
+        Err(e) => return fail(2, &e),
+    };
+    let timeout = Duration::from_secs_f64(args.timeout.max(0.0));
+    let client = match Client::attach_port(port, timeout) {
+        Ok(client) => client,
+        Err(e) => return fail(1, &e),
+    };
+    let input = chimod_sdk::admin::RUNTIME_STATS.encode_input(&()).unwrap_or_default();
+    let task = chimaera::client::TaskSpec::new(
+        chimod_sdk::PoolId::ADMIN,
+        chimod_sdk::admin::RUNTIME_STATS.id,
+        &input,
+    );
+    let stats = match client.submit(&task).and_then(|t| t.wait(Some(timeout))) {
+        Ok(bytes) => match chimod_sdk::admin::RUNTIME_STATS.decode_output(&bytes) {
+            Ok(stats) => stats,
+            Err(e) => return fail(1, &e),
+        },
+        Err(e) => return fail(1, &e),
+    };
+    println!(
+        "serving: node {}, port {port}, {} pools, {} workers, {} tasks done, up {:.1}s",
+        stats.node_id,
+        stats.pools,
+        stats.workers.len(),
+        stats.workers.iter().map(|w| w.tasks_done).sum::<u64>(),
+        stats.uptime_ms as f64 / 1000.0
+    );
+    for n in &stats.nodes {
+        let heard = n.last_heard_ms.map_or_else(|| "never".to_owned(), |ms| format!("{ms} ms ago"));
+        println!("node {} {}: {} (heard {heard})", n.node_id, n.address, n.state);
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
+    chimaera_util::fail("chimaera_status", code, error)
+}
