@@ -273,3 +273,40 @@ fn a_broadcast_with_a_node_down_reports_each_node() {
     assert_eq!(all.iter().map(|o| (o.node, o.ok)).collect::<Vec<_>>(), [(0, true), (1, true), (2, false)]);
     assert!(String::from_utf8_lossy(&all[2].output).contains("node 2 (127.0.0.5) did not answer within"));
 }
+
+#[test]
+fn with_a_cluster_key_only_nodes_holding_it_are_heard() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("cluster.key");
+    let other = dir.path().join("other.key");
+    std::fs::write(&key, b"0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::write(&other, b"fedcba9876543210fedcba9876543210").unwrap();
+    let keyed = |k: &std::path::Path| {
+        format!(
+            "  cluster_key_file: {}\n  wait_for_restart: 3\n  wait_for_restart_poll_period: 0.2\n",
+            k.display()
+        )
+    };
+    let mut cluster = Cluster::new(&["127.0.0.1", "127.0.0.2", "127.0.0.3"], &keyed(&key));
+    let first = cluster.start("127.0.0.1");
+    let second = cluster.start("127.0.0.2");
+    assert!(first.log().contains("cluster frames are authenticated with the cluster key"), "{}", first.log());
+    // A third node with another key: its frames are dropped, so it is
+    // never heard, and tasks to it get no answer.
+    cluster.extra = keyed(&other);
+    let intruder = cluster.start("127.0.0.3");
+    let client = attach(&first);
+    assert_eq!(stats_on(&client, Some(1)).unwrap().node_id, 1, "the keyed peer serves");
+    let err = stats_on(&client, Some(2)).unwrap_err().to_string();
+    assert!(err.contains("node 2 (127.0.0.3) did not answer within"), "{err}");
+    assert!(
+        second.log().contains("no valid cluster key tag")
+            || intruder.log().contains("no valid cluster key tag")
+    );
+    // A key file that is too short stops the start with exit code 2.
+    drop(intruder);
+    std::fs::write(&other, b"short").unwrap();
+    let mut bad = cluster.spec("127.0.0.3").spawn();
+    assert_eq!(bad.wait_exit().code(), Some(2));
+    assert!(bad.stderr().contains("must hold at least 16 bytes (has 5)"), "{}", bad.stderr());
+}

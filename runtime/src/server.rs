@@ -23,7 +23,7 @@ use crate::compose::{ComposeReport, create_admin_pool, run_compose};
 use crate::config::{LaneMapPolicy, RuntimeConfig};
 use crate::ipc::{Layout, LayoutError, Queue, RuntimeState};
 use crate::module::ModuleSearchPath;
-use crate::net::{NetConfig, Network};
+use crate::net::{NetConfig, Network, Sealer};
 use crate::node::Node;
 use crate::reaper::Reapers;
 use crate::shm::{SegmentSet, ShmError, ShmIdentity};
@@ -39,6 +39,9 @@ pub enum StartError {
     /// The queue does not fit the configured segment.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A file the configuration names is unusable (the cluster key).
+    #[error("{0}")]
+    ConfigFile(String),
     /// This node's place in the cluster cannot be told.
     #[error(transparent)]
     Membership(#[from] crate::cluster::MembershipError),
@@ -299,6 +302,18 @@ fn start_network(
 ) -> Result<Option<Network>, StartError> {
     let Some(hostfile) = membership.hostfile() else { return Ok(None) };
     let n = &config.networking;
+    let sealer = match &n.cluster_key_file {
+        Some(path) => Sealer::from_file(path).map_err(StartError::ConfigFile)?,
+        None => Sealer::none(),
+    };
+    info!(
+        "cluster frames are {}",
+        if sealer.is_keyed() {
+            "authenticated with the cluster key (HMAC-SHA256)"
+        } else {
+            "not authenticated (no networking.cluster_key_file)"
+        }
+    );
     let net = NetConfig {
         node_id: membership.node_id(),
         addresses: hostfile.addresses().collect(),
@@ -307,6 +322,7 @@ fn start_network(
         poll: n.wait_for_restart_poll_period,
         heartbeat: config.runtime.heartbeat_interval,
         neighborhood: n.neighborhood_size,
+        sealer,
     };
     let network =
         Network::start(node, net).map_err(|source| StartError::Os { what: "networking", source })?;

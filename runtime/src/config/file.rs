@@ -40,6 +40,7 @@ pub(super) struct FileNetworking {
     pub port: Option<u32>,
     pub neighborhood_size: Option<u32>,
     pub hostfile: Option<String>,
+    pub cluster_key_file: Option<String>,
     pub wait_for_restart: Option<Seconds>,
     pub wait_for_restart_poll_period: Option<Seconds>,
 }

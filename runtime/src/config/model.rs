@@ -93,6 +93,9 @@ pub struct NetworkingConfig {
     pub neighborhood_size: u32,
     /// One node address per line; `None` runs a single node.
     pub hostfile: Option<PathBuf>,
+    /// A secret shared by the cluster's nodes: every frame carries an
+    /// HMAC-SHA256 under it, and frames without a valid one are dropped.
+    pub cluster_key_file: Option<PathBuf>,
     /// How long a send keeps retrying a node that is not up yet.
     pub wait_for_restart: Duration,
     /// Pause between those retries (fractions of a second allowed).
@@ -105,6 +108,7 @@ impl Default for NetworkingConfig {
             port: 5555,
             neighborhood_size: 32,
             hostfile: None,
+            cluster_key_file: None,
             wait_for_restart: Duration::from_secs(30),
             wait_for_restart_poll_period: Duration::from_secs(1),
         }

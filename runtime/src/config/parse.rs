@@ -208,6 +208,7 @@ impl Merge<'_> {
                 1,
             )?,
             hostfile: n.hostfile.filter(|h| !h.trim().is_empty()).map(PathBuf::from),
+            cluster_key_file: n.cluster_key_file.filter(|k| !k.trim().is_empty()).map(PathBuf::from),
             wait_for_restart: n.wait_for_restart.map_or(d.wait_for_restart, |s| s.0),
             wait_for_restart_poll_period: poll,
         })

@@ -4,9 +4,11 @@
 mod frame;
 mod peers;
 mod pending;
+mod seal;
 mod transport;
 
 pub use frame::{Body, Frame, FrameError, MAX_FRAME};
 pub use peers::{PeerState, PeerTable};
 pub use pending::PendingCalls;
+pub use seal::Sealer;
 pub use transport::{NetConfig, NetHandle, Network};

@@ -25,6 +25,7 @@ use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 use super::frame::{Body, Frame};
 use super::peers::{PeerState, PeerTable};
 use super::pending::PendingCalls;
+use super::seal::Sealer;
 use crate::ipc::TaskStatus;
 use crate::node::Node;
 use crate::task::{Completion, InternalTask, Outcome};
@@ -39,6 +40,7 @@ pub struct NetHandle {
     liveness: Arc<PeerTable>,
     wait: Duration,
     neighborhood: u32,
+    sealer: Sealer,
 }
 
 impl NetHandle {
@@ -85,7 +87,7 @@ impl NetHandle {
         let id =
             self.pending.register(target, self.addresses[target as usize], completion.clone(), self.wait);
         let frame = Frame::new(self.node_id, Body::Request { id, pool, method, input: input.to_vec(), long });
-        if peer.send(frame.encode()).is_err() {
+        if peer.send(self.sealer.seal(frame.encode())).is_err() {
             return Err(Outcome::failed(TaskStatus::Stopping, "runtime stopping"));
         }
         Ok(completion)
@@ -117,6 +119,8 @@ pub struct NetConfig {
     pub heartbeat: Duration,
     /// `networking.neighborhood_size`.
     pub neighborhood: u32,
+    /// The cluster key, if any.
+    pub sealer: Sealer,
 }
 
 impl Network {
@@ -144,6 +148,7 @@ impl Network {
             liveness,
             wait: config.wait,
             neighborhood: config.neighborhood,
+            sealer: config.sealer.clone(),
         });
         let (shutdown, stop) = oneshot::channel();
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
@@ -216,7 +221,7 @@ async fn serve(
     }
     let mut sweep = tokio::time::interval(config.poll.min(config.heartbeat).min(Duration::from_millis(250)));
     let mut heartbeat = tokio::time::interval(config.heartbeat);
-    let beat = Frame::new(config.node_id, Body::Heartbeat).encode();
+    let beat = handle.sealer.seal(Frame::new(config.node_id, Body::Heartbeat).encode());
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -243,13 +248,33 @@ async fn serve(
     debug!("network thread stopped");
 }
 
+/// Logs a dropped frame, at most once a second (a peer with the wrong key
+/// sends every heartbeat interval), with how many were not logged.
+fn dropped(why: &str) {
+    static LAST: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    static QUIET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = Instant::now();
+    if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+        QUIET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return;
+    }
+    *last = Some(now);
+    let quiet = QUIET.swap(0, std::sync::atomic::Ordering::Relaxed);
+    warn!("dropped a frame from the network: {why} ({quiet} more dropped since the last such line)");
+}
+
 /// Acts on one message: runs a request, delivers a reply, or drops it.
 fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
     let bytes: Vec<u8> = message.into_vec().into_iter().flat_map(|b: Bytes| b.to_vec()).collect();
-    let frame = match Frame::decode(&bytes, handle.nodes()) {
+    let Some(bytes) = handle.sealer.open(&bytes) else {
+        dropped(&format!("no valid cluster key tag (networking.cluster_key_file), {} bytes", bytes.len()));
+        return;
+    };
+    let frame = match Frame::decode(bytes, handle.nodes()) {
         Ok(frame) => frame,
         Err(e) => {
-            warn!("dropped a frame from the network: {e}");
+            dropped(&e.to_string());
             return;
         }
     };
@@ -260,6 +285,7 @@ fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
         Body::Request { id, pool, method, input, long } => {
             let reply_to = handle.peers.get(from as usize).cloned().flatten();
             let own = handle.node_id;
+            let sealer = handle.sealer.clone();
             let completion = Completion::new();
             completion.on_complete(move |outcome| {
                 let reply = Frame::new(
@@ -267,7 +293,7 @@ fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
                     Body::Reply { id, status: outcome.status as u32, output: outcome.output },
                 );
                 if let Some(peer) = reply_to {
-                    let _ = peer.send(reply.encode());
+                    let _ = peer.send(sealer.seal(reply.encode()));
                 }
             });
             let task =

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             // A bad hostfile or node address is a configuration error.
-            let code = if matches!(e, StartError::Membership(_)) { 2 } else { 1 };
+            let code = if matches!(e, StartError::Membership(_) | StartError::ConfigFile(_)) { 2 } else { 1 };
             return fail(code, &e);
         }
     };
