@@ -310,3 +310,30 @@ fn with_a_cluster_key_only_nodes_holding_it_are_heard() {
     assert_eq!(bad.wait_exit().code(), Some(2));
     assert!(bad.stderr().contains("must hold at least 16 bytes (has 5)"), "{}", bad.stderr());
 }
+
+#[test]
+fn a_module_s_subtasks_take_routes_too() {
+    use chimaera_custom_api::{RELAY, Relay};
+    let addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let cluster = Cluster::new(&addresses, "");
+    let nodes: Vec<_> = addresses.iter().map(|a| cluster.start(a)).collect();
+    let client = attach(&nodes[0]);
+    let stats_input = RUNTIME_STATS.encode_input(&()).unwrap();
+    let relay = |route: Route| {
+        let req = Relay {
+            pool_id: PoolId::ADMIN,
+            method: RUNTIME_STATS.id,
+            input: stats_input.clone(),
+            long: false,
+            copies: 1,
+            route,
+        };
+        client.call_method(PoolId::new(400, 0), RELAY, &req).unwrap().remove(0)
+    };
+    // The custom pool on node 0 sends its subtask to node 2.
+    assert_eq!(RUNTIME_STATS.decode_output(&relay(Route::Node(2))).unwrap().node_id, 2);
+    // And to every node, gathered.
+    let all = Client::gathered(&relay(Route::Broadcast)).unwrap();
+    assert_eq!(all.iter().map(|o| o.node).collect::<Vec<_>>(), [0, 1, 2]);
+    assert!(all.iter().all(|o| RUNTIME_STATS.decode_output(&o.output).unwrap().node_id == o.node));
+}

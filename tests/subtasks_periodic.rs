@@ -27,6 +27,7 @@ fn relay<I: Serialize + DeserializeOwned, O: Serialize + DeserializeOwned>(
         input: method.encode_input(input).unwrap(),
         long: false,
         copies,
+        route: chimod_sdk::Route::Local,
     }
 }
 
@@ -61,6 +62,7 @@ fn nested_subtasks_on_a_single_worker_do_not_deadlock() {
         input: RELAY.encode_input(&inner).unwrap(),
         long: false,
         copies: 4,
+        route: chimod_sdk::Route::Local,
     };
     let input = RELAY.encode_input(&outer).unwrap();
     let output = client

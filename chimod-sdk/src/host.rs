@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::abi::{AbiBulk, AbiBytes, AbiSubtask, HostApi, OutBuf, Status};
 use crate::bulk::Bulk;
-use crate::{Method, ModError, PoolId, codec};
+use crate::{Method, ModError, PoolId, Route, codec};
 
 static HOST: OnceLock<HostApi> = OnceLock::new();
 
@@ -151,9 +151,29 @@ pub fn submit(pool: PoolId, method: u32, input: &[u8]) -> Result<Subtask, ModErr
 /// assert!(submit_as(chimod_sdk::PoolId::new(300, 0), 10, b"x", TaskLength::Long).is_err());
 /// ```
 pub fn submit_as(pool: PoolId, method: u32, input: &[u8], length: TaskLength) -> Result<Subtask, ModError> {
+    submit_routed(pool, method, input, length, Route::Local)
+}
+
+/// Submits a subtask to where `route` says in the cluster: another node
+/// (`Route::Node`, `Route::Hash`) or several (`Broadcast`, `Dynamic`,
+/// `Range`, whose output is one [`crate::NodeOutcome`] per node, encoded).
+///
+/// ```
+/// use chimod_sdk::host::{TaskLength, submit_routed};
+/// let r = submit_routed(chimod_sdk::PoolId::ADMIN, 16, &[], TaskLength::Short, chimod_sdk::Route::Broadcast);
+/// assert!(r.is_err()); // no runtime here
+/// ```
+pub fn submit_routed(
+    pool: PoolId,
+    method: u32,
+    input: &[u8],
+    length: TaskLength,
+    route: Route,
+) -> Result<Subtask, ModError> {
     let host = host()?;
     let flags = if length == TaskLength::Long { AbiSubtask::LONG } else { 0 };
-    let task = AbiSubtask { pool_id: pool, method, flags, input: AbiBytes::new(input) };
+    let (kind, a, b) = route.encode();
+    let task = AbiSubtask { pool_id: pool, method, flags, input: AbiBytes::new(input), route: [kind, a, b] };
     let mut handle = 0;
     let mut out = Vec::new();
     // SAFETY: the host table is valid while the module is loaded; task,

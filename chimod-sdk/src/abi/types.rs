@@ -166,7 +166,7 @@ abi_types! {
     ///
     /// ```
     /// use chimod_sdk::abi::{AbiBytes, AbiSubtask};
-    /// let t = AbiSubtask { pool_id: chimod_sdk::PoolId::ADMIN, method: 16, flags: 0, input: AbiBytes::new(&[]) };
+    /// let t = AbiSubtask { pool_id: chimod_sdk::PoolId::ADMIN, method: 16, flags: 0, input: AbiBytes::new(&[]), route: [0; 3] };
     /// assert_eq!(t.flags & AbiSubtask::LONG, 0);
     /// ```
     #[repr(C)]
@@ -180,6 +180,8 @@ abi_types! {
         pub flags: u32,
         /// Encoded input, borrowed for the `submit` call.
         pub input: AbiBytes,
+        /// Where it runs: `Route::encode`'s code and two arguments.
+        pub route: [u32; 3],
     }
 
     /// The identity of the pool (and this node's container of it) being created.

@@ -42,7 +42,7 @@ impl CustomMod {
         let length = if relay.long { TaskLength::Long } else { TaskLength::Short };
         // Submit every copy before waiting for any: they run in parallel.
         let pending = (0..relay.copies.max(1))
-            .map(|_| host::submit_as(relay.pool_id, relay.method, &relay.input, length))
+            .map(|_| host::submit_routed(relay.pool_id, relay.method, &relay.input, length, relay.route))
             .collect::<Result<Vec<_>, _>>()?;
         pending.into_iter().map(|p| p.wait()).collect()
     }

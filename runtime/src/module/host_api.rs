@@ -130,6 +130,8 @@ unsafe extern "C" fn host_submit(
             input,
             completion: Some(completion.clone()),
             owner: crate::worker::current_task_owner().unwrap_or_else(std::process::id),
+            route: chimod_sdk::Route::decode(task.route[0], task.route[1], task.route[2])
+                .ok_or_else(|| format!("unknown route code {}", task.route[0]))?,
         };
         let long = task.flags & AbiSubtask::LONG != 0;
         catch_unwind(AssertUnwindSafe(|| crate::worker::submit(node, internal, long)))

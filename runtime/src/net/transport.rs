@@ -296,8 +296,14 @@ fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
                     let _ = peer.send(sealer.seal(reply.encode()));
                 }
             });
-            let task =
-                InternalTask { pool, method, input, completion: Some(completion), owner: std::process::id() };
+            let task = InternalTask {
+                pool,
+                method,
+                input,
+                completion: Some(completion),
+                owner: std::process::id(),
+                route: chimod_sdk::Route::Local,
+            };
             // A refused task's completion is failed by `submit`, which sends the reply.
             let _ = crate::worker::submit(node, task, long);
         }

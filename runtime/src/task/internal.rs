@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chimod_sdk::PoolId;
+use chimod_sdk::{PoolId, Route};
 
 use super::Completion;
 
@@ -21,4 +21,6 @@ pub struct InternalTask {
     /// The process on whose behalf it runs (the client of the task that
     /// submitted it): bulk buffers it allocates belong to that process.
     pub owner: u32,
+    /// Where in the cluster it runs (a task from another node: `Local`).
+    pub route: Route,
 }

@@ -54,7 +54,8 @@ pub(super) fn run_job(w: &WorkerShared, job: Job) {
         },
         Job::Internal(task) => {
             w.counters.begin(task.pool, task.method);
-            run(&w.node, task.pool, task.method, &task.input)
+            let long = w.lane >= w.queue.layout().sched_lanes;
+            route_task(&w.node, task.route, task.pool, task.method, &task.input, long)
         }
         Job::Periodic(entry) => {
             w.counters.begin(entry.pool, entry.method);

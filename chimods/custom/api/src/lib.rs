@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chimod_sdk::bulk::Bulk;
 use chimod_sdk::methods::FIRST_MODULE_METHOD;
-use chimod_sdk::{Method, PoolId, Size};
+use chimod_sdk::{Method, PoolId, Route, Size};
 use serde::{Deserialize, Serialize};
 
 /// The module's own compose keys.
@@ -59,4 +59,6 @@ pub struct Relay {
     pub long: bool,
     /// How many identical subtasks to send at once.
     pub copies: u32,
+    /// Where in the cluster the subtasks run.
+    pub route: Route,
 }
