@@ -4,3 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace "$@"
+# In CI, every fuzz target also runs for a bounded time (docs/reliability.md).
+if [ "${CI:-}" = true ]; then
+  scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+fi
