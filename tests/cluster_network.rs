@@ -7,43 +7,9 @@ use std::time::{Duration, Instant};
 
 use chimaera::client::{Client, ClientError, TaskSpec};
 use chimaera_custom_api::ECHO;
-use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, unique_port};
+use chimaera_test_support::{Cluster, attach};
 use chimod_sdk::admin::RUNTIME_STATS;
 use chimod_sdk::{PoolId, Route};
-
-struct Cluster {
-    hostfile: tempfile::NamedTempFile,
-    port: u16,
-    extra: String,
-}
-
-impl Cluster {
-    fn new(nodes: &[&str], extra_networking: &str) -> Cluster {
-        let hostfile = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(hostfile.path(), nodes.join("\n")).unwrap();
-        Cluster { hostfile, port: unique_port(), extra: extra_networking.to_owned() }
-    }
-
-    fn spec(&self, address: &str) -> RuntimeProcess {
-        let config = SMALL_CONFIG.replace(
-            "networking:\n  port: {port}\n",
-            &format!(
-                "networking:\n  port: {{port}}\n  hostfile: {}\n{}",
-                self.hostfile.path().display(),
-                self.extra
-            ),
-        ) + "runtime:\n  heartbeat_interval: 100\ncompose:\n  - mod_name: chimaera_custom_mod\n    pool_name: custom\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n";
-        RuntimeProcess::on_port(&config, self.port).node_address(address)
-    }
-
-    fn start(&self, address: &str) -> StartedRuntime {
-        self.spec(address).start()
-    }
-}
-
-fn attach(rt: &StartedRuntime) -> Client {
-    Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap()
-}
 
 fn stats_on(client: &Client, node: Option<u32>) -> Result<chimod_sdk::admin::RuntimeStats, ClientError> {
     let input = RUNTIME_STATS.encode_input(&()).unwrap();

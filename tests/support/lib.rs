@@ -4,11 +4,13 @@
 //! segments on every path, failures included.
 
 mod artifacts;
+mod cluster;
 mod fixture_modules;
 mod pools;
 mod runtime_process;
 
 pub use artifacts::{Artifacts, artifacts, workspace_root};
+pub use cluster::Cluster;
 pub use fixture_modules::{GARBAGE_MODULE, MISMATCHED_MODULE, NOT_A_MODULE, OOT_MODULE, fixture_modules};
 pub use pools::{ECHO, GREETER, TWO_PLUS_ONE, attach, oot, pools_config, start_with_pools, tasks_done};
 pub use runtime_process::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, segment_sizes, unique_port};

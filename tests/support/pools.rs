@@ -51,9 +51,9 @@ pub fn start_with_pools(workers: &str, extra_runtime: &str) -> StartedRuntime {
     RuntimeProcess::new(&pools_config(workers, extra_runtime)).env("CHI_REPO_PATH", fixture_modules()).start()
 }
 
-/// A client of `rt`.
+/// A client of `rt` (of its node, when it names one).
 pub fn attach(rt: &StartedRuntime) -> Client {
-    Client::attach_port(rt.spec().port(), Duration::from_secs(10)).expect("attach")
+    Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).expect("attach")
 }
 
 /// Tasks every worker of the client's runtime has completed.

@@ -1,0 +1,46 @@
+//! A cluster of runtime processes on this machine: loopback addresses
+//! (127.0.0.x), one hostfile, one port, each node named by
+//! `CHI_NODE_ADDRESS`; heartbeats every 100 ms so failures show quickly.
+
+use crate::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, unique_port};
+
+/// The cluster's shared settings.
+#[derive(Debug)]
+pub struct Cluster {
+    hostfile: tempfile::NamedTempFile,
+    /// The port every node uses.
+    pub port: u16,
+    /// Lines added under `networking:` for the nodes started from now on.
+    pub extra: String,
+    /// Compose entries (YAML list items) added after the example pool 400.0.
+    pub compose: String,
+}
+
+impl Cluster {
+    /// A cluster of the nodes at `nodes` (hostfile order), with
+    /// `extra_networking` lines under `networking:`.
+    pub fn new(nodes: &[&str], extra_networking: &str) -> Cluster {
+        let hostfile = tempfile::NamedTempFile::new().expect("hostfile");
+        std::fs::write(hostfile.path(), nodes.join("\n")).expect("write hostfile");
+        Cluster { hostfile, port: unique_port(), extra: extra_networking.to_owned(), compose: String::new() }
+    }
+
+    /// The node at `address`, not started.
+    pub fn spec(&self, address: &str) -> RuntimeProcess {
+        let config = SMALL_CONFIG.replace(
+            "networking:\n  port: {port}\n",
+            &format!(
+                "networking:\n  port: {{port}}\n  hostfile: {}\n{}",
+                self.hostfile.path().display(),
+                self.extra
+            ),
+        ) + "runtime:\n  heartbeat_interval: 100\ncompose:\n  - mod_name: chimaera_custom_mod\n    pool_name: custom\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n"
+            + &self.compose;
+        RuntimeProcess::on_port(&config, self.port).node_address(address)
+    }
+
+    /// Starts the node at `address`.
+    pub fn start(&self, address: &str) -> StartedRuntime {
+        self.spec(address).start()
+    }
+}
