@@ -74,6 +74,16 @@ pub enum ClientError {
     /// The module panicked running the task.
     #[error("{0}")]
     Panicked(String),
+    /// The runtime's shared memory is not open to this user.
+    #[error(
+        "permission denied opening shared memory segment {segment}: it is not open to this user (uid {uid}); the runtime's user can open it to a group with memory.shm_group"
+    )]
+    Permission {
+        /// The segment.
+        segment: String,
+        /// This process's user.
+        uid: u32,
+    },
     /// Input or output did not encode or decode.
     #[error(transparent)]
     Codec(#[from] CodecError),

@@ -116,6 +116,15 @@ impl Client {
     pub fn attach_identity(identity: ShmIdentity, ready_timeout: Duration) -> Result<Client, ClientError> {
         let port = identity.port();
         let no_runtime = || ClientError::NoRuntime { identity: identity.to_string(), port };
+        let main_name = identity.segment_name(SEGMENTS[0]);
+        if let Err(rustix::io::Errno::ACCESS) =
+            rustix::shm::open(main_name.as_str(), rustix::shm::OFlags::RDWR, rustix::shm::Mode::empty())
+        {
+            return Err(ClientError::Permission {
+                segment: main_name,
+                uid: rustix::process::getuid().as_raw(),
+            });
+        }
         if !runtime_alive(&identity) {
             return Err(no_runtime());
         }

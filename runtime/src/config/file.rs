@@ -33,6 +33,7 @@ pub(super) struct FileMemory {
     pub main_segment_size: Option<Size>,
     pub client_data_segment_size: Option<Size>,
     pub runtime_data_segment_size: Option<Size>,
+    pub shm_group: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

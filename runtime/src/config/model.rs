@@ -56,6 +56,9 @@ pub struct MemoryConfig {
     pub client_data_segment_size: Size,
     /// Bulk buffers that the runtime allocates.
     pub runtime_data_segment_size: Size,
+    /// A group (by id) whose members may use the segments too (mode 0660);
+    /// `None`: this user only (0600).
+    pub shm_group: Option<u32>,
 }
 
 impl MemoryConfig {
@@ -80,6 +83,7 @@ impl Default for MemoryConfig {
             main_segment_size: Size::from_bytes(1 << 30),
             client_data_segment_size: Size::from_bytes(512 << 20),
             runtime_data_segment_size: Size::from_bytes(512 << 20),
+            shm_group: None,
         }
     }
 }

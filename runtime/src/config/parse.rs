@@ -183,6 +183,12 @@ impl Merge<'_> {
                 m.runtime_data_segment_size,
                 d.runtime_data_segment_size,
             )?,
+            shm_group: match m.shm_group.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(group) => Some(group_id(group).ok_or_else(|| {
+                    self.invalid("memory.shm_group", format!("no such group in /etc/group (got `{group}`)"))
+                })?),
+            },
         })
     }
 
@@ -298,3 +304,15 @@ fn whole(v: u128) -> u64 {
 
 /// Below this a task's own frames and the runtime's call path do not fit.
 const MIN_STACK: u64 = 16 << 10;
+
+/// A group's id: a number, or a name looked up in /etc/group.
+fn group_id(group: &str) -> Option<u32> {
+    if let Ok(gid) = group.parse() {
+        return Some(gid);
+    }
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next() == Some(group)).then(|| fields.nth(1)?.parse().ok()).flatten()
+    })
+}

@@ -5,6 +5,9 @@ use std::net::IpAddr;
 
 use crate::cluster::NODE_ADDRESS_VAR;
 
+/// Names the user whose runtime a client of another user attaches to.
+pub const RUNTIME_UID_VAR: &str = "CHI_RUNTIME_UID";
+
 /// Which runtime a set of segments belongs to: the user it runs as, its
 /// `networking.port` and, when several nodes share a machine, the node's
 /// address (named by `CHI_NODE_ADDRESS` or `--node-address`). Segment names
@@ -36,11 +39,17 @@ impl ShmIdentity {
         ShmIdentity { uid, port, node }
     }
 
-    /// The identity of this process's user's runtime on `port`, on the
-    /// node `CHI_NODE_ADDRESS` names, if it names one.
+    /// The identity of this process's user's runtime on `port` (or the
+    /// runtime of the user `CHI_RUNTIME_UID` names, for a client of another
+    /// user in the runtime's `memory.shm_group`), on the node
+    /// `CHI_NODE_ADDRESS` names, if it names one.
     pub fn for_current_user(port: u16) -> Self {
         let node = std::env::var(NODE_ADDRESS_VAR).ok().and_then(|v| v.trim().parse().ok());
-        Self::for_node(rustix::process::getuid().as_raw(), port, node)
+        let uid = std::env::var(RUNTIME_UID_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| rustix::process::getuid().as_raw());
+        Self::for_node(uid, port, node)
     }
 
     /// This identity for another node address (same user and port).

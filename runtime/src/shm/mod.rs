@@ -17,7 +17,7 @@ mod segment;
 mod segment_set;
 
 pub use error::ShmError;
-pub use identity::ShmIdentity;
+pub use identity::{RUNTIME_UID_VAR, ShmIdentity};
 pub use segment::Segment;
 pub use segment_set::{SEGMENTS, SegmentSet, runtime_alive};
 

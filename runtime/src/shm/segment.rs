@@ -33,6 +33,15 @@ impl Segment {
         Segment::map(name, file, size, true)
     }
 
+    /// Opens the segment to the members of group `gid` (mode 0660).
+    pub fn share_with_group(&self, gid: u32) -> Result<(), ShmError> {
+        let gid = rustix::process::Gid::from_raw(gid);
+        rustix::fs::fchown(&self._file, None, Some(gid))
+            .map_err(ShmError::io(&self.name, "give to the group"))?;
+        rustix::fs::fchmod(&self._file, Mode::from_raw_mode(0o660))
+            .map_err(ShmError::io(&self.name, "open to the group"))
+    }
+
     /// Takes over an already open segment file (the locked `main` segment).
     pub(super) fn adopt(name: &str, file: File, size: Size) -> Result<Segment, ShmError> {
         rustix::fs::ftruncate(&file, 0).map_err(ShmError::io(name, "clear"))?;

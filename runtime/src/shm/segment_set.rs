@@ -40,6 +40,11 @@ impl SegmentSet {
             Segment::create(&identity.segment_name(SEGMENTS[1]), memory.client_data_segment_size)?;
         let runtime_data =
             Segment::create(&identity.segment_name(SEGMENTS[2]), memory.runtime_data_segment_size)?;
+        if let Some(gid) = memory.shm_group {
+            for seg in [&main, &client_data, &runtime_data] {
+                seg.share_with_group(gid)?;
+            }
+        }
         Ok(SegmentSet { identity: identity.clone(), client_data, runtime_data, main, reclaimed })
     }
 
@@ -112,6 +117,7 @@ mod tests {
 
     fn small() -> MemoryConfig {
         MemoryConfig {
+            shm_group: None,
             main_segment_size: Size::from_bytes(1 << 20),
             client_data_segment_size: Size::from_bytes(256 << 10),
             runtime_data_segment_size: Size::from_bytes(128 << 10),
