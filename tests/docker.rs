@@ -68,6 +68,7 @@ impl Project {
 impl Drop for Project {
     fn drop(&mut self) {
         let _ = self.compose(&["down", "-t", "5"]);
+        let _ = run(Command::new("docker").args(["rm", "-f", &format!("{}-mounted", self.name)]));
     }
 }
 
@@ -142,6 +143,48 @@ fn three_node_cluster_in_docker() {
         text(&project.exec(0, &["chimaera_status"])).contains("node 1 172.28.0.11: up")
     });
     let rejoined = restarted.elapsed();
+
+    // A mounted config: ${VAR} in it come from the environment.
+    let mounted = root.join("target").join(format!("docker-mounted-{}.yaml", std::process::id()));
+    std::fs::write(
+        &mounted,
+        "memory:\n  main_segment_size: 16M\n  client_data_segment_size: 8M\n  runtime_data_segment_size: 8M\nnetworking:\n  port: ${TEST_PORT}\nlogging:\n  level: ${TEST_LEVEL}\n  file: \"\"\n",
+    )
+    .unwrap();
+    let name = format!("{}-mounted", project.name);
+    let ran = run(Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--shm-size",
+            "64m",
+            "-e",
+            "TEST_PORT=5600",
+            "-e",
+            "TEST_LEVEL=debug",
+            "-v",
+        ])
+        .arg(format!("{}:/etc/chimaera/chimaera.yaml:ro", mounted.display()))
+        .arg(&image));
+    assert!(ran.status.success(), "{}", text(&ran));
+    let served = Instant::now();
+    loop {
+        let status = run(Command::new("docker").args(["exec", &name, "chimaera_status", "--port", "5600"]));
+        if status.status.success() {
+            break;
+        }
+        assert!(served.elapsed() < Duration::from_secs(30), "mounted-config container: {}", text(&status));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let written = run(Command::new("docker").args(["exec", &name, "cat", "/run/chimaera/chimaera.yaml"]));
+    assert!(
+        text(&written).contains("port: 5600") && text(&written).contains("level: debug"),
+        "{}",
+        text(&written)
+    );
+    let _ = std::fs::remove_file(&mounted);
 
     // A /dev/shm smaller than the segments: a clear failure, not a crash.
     let small = run(Command::new("docker").args(["run", "--rm", "--shm-size", "64m", &image]));
