@@ -30,6 +30,26 @@ impl ConfigFlag {
     }
 }
 
+/// How a tool finds this node's running runtime: the configuration's port
+/// (`--config`, then the variables), or `--port`.
+#[derive(Debug, clap::Args)]
+pub struct RuntimeFlags {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub config: ConfigFlag,
+
+    /// The runtime's port; overrides the configuration.
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+impl RuntimeFlags {
+    /// The runtime's port.
+    pub fn port(&self) -> Result<u16, chimaera::config::ConfigError> {
+        self.config.port(self.port)
+    }
+}
+
 /// Prints `<tool>: <error>` on stderr and returns exit code `code`.
 pub fn fail(tool: &str, code: u8, error: &dyn Display) -> ExitCode {
     eprintln!("{tool}: {error}");

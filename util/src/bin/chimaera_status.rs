@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chimaera::client::Client;
-use chimaera_util::ConfigFlag;
+use chimaera_util::RuntimeFlags;
 use clap::Parser;
 
 /// Ask this node's runtime whether it serves (a task through its admin
@@ -21,11 +21,7 @@ use clap::Parser;
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
     #[command(flatten)]
-    config: ConfigFlag,
-
-    /// The runtime's port; overrides the configuration.
-    #[arg(long)]
-    port: Option<u16>,
+    runtime: RuntimeFlags,
 
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 5.0)]
@@ -34,7 +30,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let port = match args.config.port(args.port) {
+    let port = match args.runtime.port() {
         Ok(port) => port,
         Err(e) => return fail(2, &e),
     };

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chimaera::client::{Client, ClientError};
 use chimaera::shm::{ShmIdentity, runtime_alive};
-use chimaera_util::ConfigFlag;
+use chimaera_util::RuntimeFlags;
 use clap::Parser;
 
 /// Stop the Chimaera runtime of this node and wait until it has stopped.
@@ -20,11 +20,7 @@ use clap::Parser;
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
     #[command(flatten)]
-    config: ConfigFlag,
-
-    /// The runtime's port; overrides the configuration.
-    #[arg(long)]
-    port: Option<u16>,
+    runtime: RuntimeFlags,
 
     /// Seconds to wait for the runtime to stop.
     #[arg(long, default_value_t = 30.0)]
@@ -33,7 +29,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let port = match args.config.port(args.port) {
+    let port = match args.runtime.port() {
         Ok(port) => port,
         Err(e) => return fail(2, &e),
     };

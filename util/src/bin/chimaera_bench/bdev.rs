@@ -44,6 +44,17 @@ enum Op {
     Read,
 }
 
+/// One figure's workload: block size, operation, pattern, queue depth and
+/// how long, the same for the device and for its limit.
+#[derive(Debug, Clone, Copy)]
+struct Workload {
+    bs: u64,
+    op: Op,
+    random: bool,
+    qd: u32,
+    seconds: Duration,
+}
+
 /// Runs every bdev figure.
 pub fn run(args: &Args) -> Result<(), String> {
     let dir =
@@ -109,13 +120,12 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
                         // speed drifts between runs by more than the goal).
                         let mut ours_runs = Vec::new();
                         let mut limit_runs = Vec::new();
+                        let work = Workload { bs, op, random, qd, seconds };
                         for _ in 0..args.repeat.max(1) {
-                            ours_runs.push(measure(&client, pool, &blocks, bs, op, random, qd, seconds)?);
+                            ours_runs.push(measure(&client, pool, &blocks, work)?);
                             let limit = match pool {
                                 RAM_DEV => Some(memcpy(bs, seconds)),
-                                _ if fio.is_some() => {
-                                    fio_figure(device, size, bs, op, random, qd, seconds).ok()
-                                }
+                                _ if fio.is_some() => fio_figure(device, size, work).ok(),
                                 _ => None,
                             };
                             limit_runs.extend(limit);
@@ -174,17 +184,8 @@ fn fill(client: &Client, pool: PoolId, blocks: &[Block], depth: u32) -> Result<(
 }
 
 /// One figure: `qd` operations of `bs` bytes in flight for `seconds`.
-#[allow(clippy::too_many_arguments)]
-fn measure(
-    client: &Client,
-    pool: PoolId,
-    blocks: &[Block],
-    bs: u64,
-    op: Op,
-    random: bool,
-    qd: u32,
-    seconds: Duration,
-) -> Result<Figure, String> {
+fn measure(client: &Client, pool: PoolId, blocks: &[Block], work: Workload) -> Result<Figure, String> {
+    let Workload { bs, op, random, qd, seconds } = work;
     let bufs =
         (0..qd).map(|_| client.bulk_alloc(bs)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     let slots = blocks.len() as u64 * (CHUNK / bs);
@@ -302,15 +303,8 @@ fn fio_version() -> Option<String> {
 
 /// fio with the same block size, pattern, depth and direct I/O, on a file
 /// of its own beside the device file.
-fn fio_figure(
-    device: &Path,
-    size: u64,
-    bs: u64,
-    op: Op,
-    random: bool,
-    qd: u32,
-    seconds: Duration,
-) -> Result<Figure, String> {
+fn fio_figure(device: &Path, size: u64, work: Workload) -> Result<Figure, String> {
+    let Workload { bs, op, random, qd, seconds } = work;
     let file = device.with_extension("fio");
     let rw = match (op, random) {
         (Op::Write, false) => "write",
