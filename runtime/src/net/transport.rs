@@ -191,6 +191,9 @@ impl Network {
     }
 }
 
+/// The most frames packed into one message.
+const MAX_PARTS: usize = 64;
+
 fn endpoint(address: IpAddr, port: u16) -> String {
     format!("tcp://{}", SocketAddr::new(address, port))
 }
@@ -264,10 +267,17 @@ fn dropped(why: &str) {
     warn!("dropped a frame from the network: {why} ({quiet} more dropped since the last such line)");
 }
 
-/// Acts on one message: runs a request, delivers a reply, or drops it.
+/// Acts on one message: each of its parts is a frame (a sender packs the
+/// frames it has queued into one message).
 fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
-    let bytes: Vec<u8> = message.into_vec().into_iter().flat_map(|b: Bytes| b.to_vec()).collect();
-    let Some(bytes) = handle.sealer.open(&bytes) else {
+    for part in message.into_vec() {
+        receive_frame(node, handle, &part);
+    }
+}
+
+/// Acts on one frame: runs a request, delivers a reply, or drops it.
+fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
+    let Some(bytes) = handle.sealer.open(bytes) else {
         dropped(&format!("no valid cluster key tag (networking.cluster_key_file), {} bytes", bytes.len()));
         return;
     };
@@ -359,7 +369,16 @@ async fn feed_peer(
                 }
                 bytes = queue.recv() => {
                     let Some(bytes) = bytes else { return };
-                    if let Err(e) = socket.send(ZmqMessage::from(bytes)).await {
+                    // Whatever else is queued goes in the same message, one
+                    // frame per part: one write for many frames under load.
+                    let mut message = ZmqMessage::from(bytes);
+                    for _ in 1..MAX_PARTS {
+                        match queue.try_recv() {
+                            Ok(more) => message.push_back(Bytes::from(more)),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = socket.send(message).await {
                         warn!(node = id, "lost node {id} ({address}): {e}; reconnecting");
                         break;
                     }
