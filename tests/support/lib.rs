@@ -6,6 +6,7 @@
 mod artifacts;
 mod cluster;
 mod fixture_modules;
+pub mod markdown;
 mod pools;
 mod runtime_process;
 

@@ -112,6 +112,24 @@ impl Client {
         Self::attach_identity(ShmIdentity::for_current_user(port), ready_timeout)
     }
 
+    /// As [`Client::attach_port`], but a runtime that has not created its
+    /// shared memory yet is waited for as well, up to `timeout` in all: for
+    /// a tool started right after `chimaera_start_runtime &`.
+    pub fn attach_port_waiting(port: u16, timeout: Duration) -> Result<Client, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match Self::attach_port(port, left) {
+                // Polled: a starting runtime needs milliseconds to appear,
+                // and nothing cheaper announces a segment that is not there.
+                Err(ClientError::NoRuntime { .. }) if !left.is_zero() => {
+                    std::thread::sleep(left.min(Duration::from_millis(10)));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Attaches to the runtime whose shared memory `identity` names.
     pub fn attach_identity(identity: ShmIdentity, ready_timeout: Duration) -> Result<Client, ClientError> {
         let port = identity.port();

@@ -33,6 +33,18 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// Every key the loader accepts as `section.key` (`workers.sched_threads`),
+/// sections in file order; `compose` entries are the modules' own and not
+/// listed. The documentation's key reference is checked against this list.
+pub fn known_keys() -> Vec<String> {
+    section_keys("")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|section| Some((section, section_keys(section)?)))
+        .flat_map(|(section, keys)| keys.iter().map(move |key| format!("{section}.{key}")))
+        .collect()
+}
+
 /// The warning for an unknown key at `path` (`workers.shed_threads`).
 pub(super) fn unknown_key_warning(file: &str, path: &str) -> String {
     let (section, key) = path.rsplit_once('.').unwrap_or(("", path));
@@ -109,6 +121,10 @@ mod tests {
     fn reads_fields_from_the_structs() {
         assert!(section_keys("workers").unwrap().contains(&"sched_threads"));
         assert!(section_keys("").unwrap().contains(&"compose"));
+        let all = known_keys();
+        assert!(all.contains(&"networking.cluster_key_file".to_owned()), "{all:?}");
+        assert!(all.contains(&"performance.queue_depth".to_owned()), "{all:?}");
+        assert!(!all.iter().any(|k| k.starts_with("compose")), "{all:?}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod summary;
 pub use compose::{COMMON_KEYS, ComposeEntry};
 pub use enums::{LaneMapPolicy, LogLevel};
 pub use error::ConfigError;
+pub use keys::known_keys;
 pub use model::{
     LoggingConfig, MemoryConfig, NetworkingConfig, RuntimeConfig, RuntimeSection, WorkersConfig,
 };

@@ -22,14 +22,20 @@ pub struct Parsed {
     pub config: RuntimeConfig,
     /// Unknown keys, aliases used, disagreeing duplicates.
     pub warnings: Vec<String>,
+    /// Whether the file sets `networking.port` itself. A compose-only file
+    /// does not, and tools then find the runtime through its own
+    /// configuration instead of the default port.
+    pub port_given: bool,
 }
 
 /// Parses a whole configuration file's text. `file` names it in messages.
 pub fn parse_config(text: &str, file: &str) -> Result<Parsed, ConfigError> {
     let mut warnings = Vec::new();
     let raw = deserialize(text, file, &mut warnings)?;
-    let config = Merge { file, warnings: &mut warnings }.build(raw.unwrap_or_default())?;
-    Ok(Parsed { config, warnings })
+    let raw = raw.unwrap_or_default();
+    let port_given = raw.networking.as_ref().is_some_and(|n| n.port.is_some());
+    let config = Merge { file, warnings: &mut warnings }.build(raw)?;
+    Ok(Parsed { config, warnings, port_given })
 }
 
 fn deserialize(

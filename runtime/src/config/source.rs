@@ -71,7 +71,7 @@ impl ConfigSource {
     /// Reads and parses the file this source names, or returns the defaults.
     pub fn load(&self) -> Result<Parsed, ConfigError> {
         let Some(path) = self.path() else {
-            return Ok(Parsed { config: Default::default(), warnings: Vec::new() });
+            return Ok(Parsed { config: Default::default(), warnings: Vec::new(), port_given: false });
         };
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
             origin: match self {

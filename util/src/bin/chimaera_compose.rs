@@ -6,14 +6,17 @@ use std::process::ExitCode;
 
 use chimaera::client::Client;
 use chimaera::config::parse_config;
+use chimaera_util::ConfigFlag;
 use chimod_sdk::admin::CreateOutcome;
 use clap::Parser;
 
 /// Create the pools listed in a config file's `compose:` section in the
 /// runtime already running on this node, through its admin pool.
 ///
-/// The runtime is the one on the port the file names (networking.port,
-/// default 5555) unless --port says otherwise. Prints one line per pool:
+/// The runtime is the one on --port, else on the port the file names
+/// (networking.port), else the one this node's configuration names
+/// (CHI_SERVER_CONF, then WRP_RUNTIME_CONF, then the default 5555), so a
+/// file holding only a compose: section reaches the runtime it is meant for. Prints one line per pool:
 /// created, already exists (same id and parameters), or failed and why.
 /// Running it twice is safe.
 ///
@@ -25,9 +28,14 @@ struct Args {
     /// The YAML file whose `compose:` section lists the pools.
     config: PathBuf,
 
-    /// The runtime's port, if not the file's networking.port.
+    /// The runtime's port; overrides the file's networking.port.
     #[arg(long)]
     port: Option<u16>,
+
+    /// Seconds to wait for the runtime to start and become ready, so the
+    /// tool can follow `chimaera_start_runtime &` directly.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    wait: f64,
 }
 
 fn main() -> ExitCode {
@@ -43,8 +51,13 @@ fn main() -> ExitCode {
     for warning in &parsed.warnings {
         eprintln!("chimaera_compose: warning: {warning}");
     }
-    let port = args.port.unwrap_or(parsed.config.networking.port);
-    let client = match Client::attach_port(port, std::time::Duration::from_secs(10)) {
+    let file_port = parsed.port_given.then_some(parsed.config.networking.port);
+    let port = match (ConfigFlag { config: None }).port(args.port.or(file_port)) {
+        Ok(port) => port,
+        Err(e) => return fail(2, &e),
+    };
+    let wait = std::time::Duration::from_secs_f64(args.wait.max(0.0));
+    let client = match Client::attach_port_waiting(port, wait) {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };

@@ -26,6 +26,12 @@ struct Args {
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
+
+    /// Seconds to wait for a runtime that is not running yet to start
+    /// (0: report at once that none is running). For scripts:
+    /// `chimaera_start_runtime & chimaera_status --wait 30 && ...`.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    wait: f64,
 }
 
 fn main() -> ExitCode {
@@ -35,7 +41,13 @@ fn main() -> ExitCode {
         Err(e) => return fail(2, &e),
     };
     let timeout = Duration::from_secs_f64(args.timeout.max(0.0));
-    let client = match Client::attach_port(port, timeout) {
+    let wait = Duration::from_secs_f64(args.wait.max(0.0));
+    let attached = if wait.is_zero() {
+        Client::attach_port(port, timeout)
+    } else {
+        Client::attach_port_waiting(port, wait)
+    };
+    let client = match attached {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };

@@ -1,0 +1,533 @@
+//! The documents are tested, so that a renamed key, flag, variable or
+//! message breaks the build, not the reader:
+//!
+//! - every YAML block loads as a configuration with no error and no warning,
+//!   and a ```` ```yaml error ```` (or ```` warning ````) block fails (or
+//!   warns) with exactly the message of the block after it;
+//! - the configuration reference of `docs/deployment.md` lists exactly the
+//!   keys the loader accepts, and each written default is the real one;
+//! - every `section.key`, `CHI_*` and `WRP_*` name the documents mention
+//!   exists;
+//! - every command line that calls one of the tools parses (its flags and
+//!   values are accepted);
+//! - the ```` ```bash runnable ```` blocks of each document run in order, as
+//!   one script, against the tools built by this test run, and succeed.
+//!
+//! How a runnable script is run: in a fresh directory holding a copy of
+//! `config/`, `scripts/` and `target/release/` (the tools of this build), with the
+//! tools on `PATH` and `CHI_SERVER_CONF` naming a small configuration on a
+//! port of its own, in its own process group that is killed afterwards.
+//! Blocks with a `file=PATH` attribute are written to `PATH` (relative to
+//! the script's directory at that point) before the blocks after them run;
+//! in them, `/path/to/chimaera-rs` stands for this checkout.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chimaera::config::{COMMON_KEYS, RuntimeConfig, known_keys, parse_config};
+use chimaera_test_support::markdown::{Block, blocks, documents, inline_code, read, shell_commands};
+use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, artifacts, workspace_root};
+
+/// The tools whose command lines are checked and run.
+const TOOLS: [&str; 5] = [
+    "chimaera_start_runtime",
+    "chimaera_stop_runtime",
+    "chimaera_status",
+    "chimaera_compose",
+    "chimaera_bench",
+];
+
+/// The placeholder module authors replace with their checkout.
+const CHECKOUT_PLACEHOLDER: &str = "/path/to/chimaera-rs";
+
+/// How long one document's runnable script may take (it may build a crate).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn all_blocks() -> Vec<Block> {
+    documents().iter().flat_map(|d| blocks(d)).collect()
+}
+
+fn fail_all(what: &str, failures: &[String]) {
+    assert!(failures.is_empty(), "{what}:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_documents_have_blocks_of_every_kind_this_test_checks() {
+    let blocks = all_blocks();
+    let count = |f: &dyn Fn(&Block) -> bool| blocks.iter().filter(|b| f(b)).count();
+    // Guards against a parser change that would silently find nothing.
+    assert!(count(&|b| b.lang == "yaml" && !expects_message(b)) >= 3, "{blocks:#?}");
+    assert!(count(&|b| b.lang == "yaml" && expects_message(b)) >= 3);
+    assert!(count(&|b| b.is_shell() && b.has("runnable")) >= 3);
+    assert!(count(&|b| b.attr("file").is_some()) >= 3);
+}
+
+#[test]
+fn every_yaml_block_loads_as_a_configuration_without_warnings() {
+    let mut failures = Vec::new();
+    for block in all_blocks().iter().filter(|b| b.lang == "yaml" && !expects_message(b)) {
+        match parse_config(&block.text, &block.at()) {
+            Ok(parsed) if parsed.warnings.is_empty() => {}
+            Ok(parsed) => failures.push(format!("{}: warnings: {:?}", block.at(), parsed.warnings)),
+            Err(e) => failures.push(format!("{}: {e}", block.at())),
+        }
+    }
+    fail_all("YAML blocks that do not load cleanly", &failures);
+}
+
+/// A YAML block documented with the message it gets.
+fn expects_message(block: &Block) -> bool {
+    block.has("error") || block.has("warning")
+}
+
+/// A ```` ```yaml error ```` or ```` warning ```` block and the message
+/// block after it: the message is exactly what the loader says, for the file
+/// the message names.
+#[test]
+fn documented_configuration_errors_are_the_messages_printed() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for doc in documents() {
+        let blocks = blocks(&doc);
+        for (i, block) in blocks.iter().enumerate().filter(|(_, b)| b.lang == "yaml" && expects_message(b)) {
+            let Some(expected) = blocks.get(i + 1).map(|b| b.text.trim_end()) else {
+                failures.push(format!(
+                    "{}: a `yaml error` or `warning` block needs a message block after it",
+                    block.at()
+                ));
+                continue;
+            };
+            let file = expected.split(": ").next().unwrap_or_default();
+            let got = match parse_config(&block.text, file) {
+                Ok(parsed) if block.has("warning") => parsed.warnings.join("\n"),
+                Ok(_) => "(loads without error)".to_owned(),
+                Err(e) if block.has("error") => e.to_string(),
+                Err(e) => format!("(an error, not a warning) {e}"),
+            };
+            checked += 1;
+            if got != expected {
+                failures.push(format!("{}:\n  documented: {expected}\n  printed:    {got}", block.at()));
+            }
+        }
+    }
+    fail_all("documented messages that differ from the loader's", &failures);
+    assert!(checked >= 3, "only {checked} `yaml error` or `warning` blocks found");
+}
+
+/// One row of the configuration reference: `section.key` and its default.
+struct KeyRow {
+    key: String,
+    default: String,
+    at: String,
+}
+
+/// The rows of the tables under `## Configuration reference`, one table per
+/// `### \`section\`` heading.
+fn reference_rows() -> Vec<KeyRow> {
+    let doc = Path::new("docs/deployment.md");
+    let text = read(doc);
+    let mut rows = Vec::new();
+    let mut in_reference = false;
+    let mut section = None;
+    let mut default_column = None;
+    for (n, line) in text.lines().enumerate() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            in_reference = heading == "Configuration reference";
+            section = None;
+        } else if let Some(heading) = line.strip_prefix("### ") {
+            section = heading.strip_prefix('`').and_then(|h| h.strip_suffix('`')).map(str::to_owned);
+        }
+        let (true, Some(section)) = (in_reference, section.as_deref()) else { continue };
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if !line.starts_with('|') || cells.len() < 2 {
+            continue;
+        }
+        if cells[0] == "key" {
+            default_column = cells.iter().position(|c| *c == "default");
+            continue;
+        }
+        let Some(key) = cells[0].strip_prefix('`').and_then(|k| k.strip_suffix('`')) else { continue };
+        rows.push(KeyRow {
+            key: format!("{section}.{key}"),
+            default: default_column.and_then(|c| cells.get(c)).map(|c| c.to_string()).unwrap_or_default(),
+            at: format!("{}:{}", doc.display(), n + 1),
+        });
+    }
+    rows
+}
+
+#[test]
+fn the_configuration_reference_lists_exactly_the_keys_the_loader_accepts() {
+    let rows = reference_rows();
+    let documented: BTreeSet<String> = rows.iter().map(|r| r.key.clone()).collect();
+    let mut accepted: BTreeSet<String> = known_keys().into_iter().collect();
+    for key in COMMON_KEYS {
+        accepted.insert(format!("compose.{key}"));
+    }
+    let undocumented: Vec<_> = accepted.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&accepted).collect();
+    assert!(
+        undocumented.is_empty() && unknown.is_empty(),
+        "docs/deployment.md's configuration reference is out of step with the loader:\n  \
+         accepted but not documented: {undocumented:?}\n  documented but not accepted: {unknown:?}"
+    );
+}
+
+/// Each written default, set explicitly, gives the built-in configuration.
+#[test]
+fn the_configuration_reference_gives_the_real_defaults() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for row in reference_rows() {
+        let value = row.default.trim_matches('`');
+        // No default ("none"), another key's ("as ..."), or not a key with
+        // one (compose entries).
+        if value.is_empty() || value == "none" || value.starts_with("as ") || row.key.starts_with("compose.")
+        {
+            continue;
+        }
+        let (section, key) = row.key.split_once('.').expect("section.key");
+        let yaml = format!("{section}:\n  {key}: {value}\n");
+        checked += 1;
+        match parse_config(&yaml, &row.at) {
+            Ok(parsed) if parsed.config == RuntimeConfig::default() && parsed.warnings.is_empty() => {}
+            Ok(parsed) => failures.push(format!(
+                "{}: `{}` = `{value}` is not the built-in default{}",
+                row.at,
+                row.key,
+                if parsed.warnings.is_empty() { String::new() } else { format!(" ({:?})", parsed.warnings) }
+            )),
+            Err(e) => failures.push(format!("{}: `{}` = `{value}`: {e}", row.at, row.key)),
+        }
+    }
+    fail_all("documented defaults that are not the real ones", &failures);
+    assert!(checked >= 15, "only {checked} defaults found in the reference");
+}
+
+/// The README's quick reference names, per section, only keys that exist
+/// (and every section the loader has but `performance`, the alias).
+#[test]
+fn the_readme_quick_reference_names_real_keys() {
+    let known: BTreeSet<String> =
+        known_keys().into_iter().chain(COMMON_KEYS.iter().map(|k| format!("compose.{k}"))).collect();
+    let mut failures = Vec::new();
+    let mut sections = BTreeSet::new();
+    for (n, line) in read(Path::new("README.md")).lines().enumerate() {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        let Some(section) = cells.first().and_then(|c| c.strip_prefix('`')).and_then(|c| c.strip_suffix('`'))
+        else {
+            continue;
+        };
+        if !line.starts_with('|')
+            || cells.len() != 2
+            || !known.iter().any(|k| k.starts_with(&format!("{section}.")))
+        {
+            continue;
+        }
+        sections.insert(section.to_owned());
+        for key in top_level_code(cells[1]) {
+            if !known.contains(&format!("{section}.{key}")) {
+                failures.push(format!("README.md:{}: `{key}` is not a key of `{section}`", n + 1));
+            }
+        }
+    }
+    fail_all("README quick reference keys that do not exist", &failures);
+    let expected: BTreeSet<String> = known
+        .iter()
+        .filter_map(|k| k.split('.').next())
+        .filter(|s| *s != "performance")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(sections, expected, "sections in the README's quick reference");
+}
+
+/// The `` `code` `` spans of a table cell outside parentheses: the keys of
+/// "`port` (5555), `level` (`info`: ...)".
+fn top_level_code(cell: &str) -> Vec<&str> {
+    let mut spans = Vec::new();
+    let mut depth = 0usize;
+    let mut start = None;
+    for (i, c) in cell.char_indices() {
+        match c {
+            '(' if start.is_none() => depth += 1,
+            ')' if start.is_none() => depth = depth.saturating_sub(1),
+            '`' if depth == 0 => match start.take() {
+                Some(s) => spans.push(&cell[s..i]),
+                None => start = Some(i + 1),
+            },
+            _ => {}
+        }
+    }
+    spans
+}
+
+/// Every `section.key` written as inline code in any document is a key.
+#[test]
+fn key_paths_named_in_the_documents_exist() {
+    let known: BTreeSet<String> = known_keys().into_iter().collect();
+    let sections: BTreeSet<&str> = known.iter().filter_map(|k| k.split('.').next()).collect();
+    let mut failures = Vec::new();
+    for doc in documents() {
+        for code in inline_code(&doc) {
+            let Some((section, key)) = code.text.split_once('.') else { continue };
+            let is_key_path = sections.contains(section)
+                && !key.is_empty()
+                && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if is_key_path && !known.contains(&code.text) {
+                failures.push(format!("{}: `{}` is not a configuration key", code.at, code.text));
+            }
+        }
+    }
+    fail_all("key paths in the documents that the loader does not know", &failures);
+}
+
+/// Every `CHI_*` or `WRP_*` variable a document names is read somewhere in
+/// the code: runtime, tools, SDK, modules, container scripts, or the tests'
+/// own knobs (this file aside, which names them all).
+#[test]
+fn environment_variables_named_in_the_documents_exist() {
+    let mut sources = String::new();
+    for dir in ["runtime/src", "util/src", "chimod-sdk/src", "chimods", "docker", "scripts", "tests"] {
+        collect_sources(&workspace_root().join(dir), &mut sources);
+    }
+    let mut failures = Vec::new();
+    let mut seen = BTreeSet::new();
+    for doc in documents() {
+        for var in variables_in(&read(&doc)) {
+            if seen.insert(var.clone()) && !sources.contains(&var) {
+                failures.push(format!("{}: `{var}` is not read by any code", doc.display()));
+            }
+        }
+    }
+    fail_all("variables in the documents that nothing reads", &failures);
+    assert!(seen.contains("CHI_SERVER_CONF") && seen.contains("CHI_REPO_PATH"), "{seen:?}");
+}
+
+fn collect_sources(path: &Path, into: &mut String) {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> =
+            fs::read_dir(path).expect("read dir").map(|e| e.expect("entry").path()).collect();
+        entries.sort();
+        let skip = |p: &PathBuf| p.ends_with("target") || p.ends_with("dist") || p.ends_with("tests/docs.rs");
+        for entry in entries.iter().filter(|p| !skip(p)) {
+            collect_sources(entry, into);
+        }
+    } else if let Ok(text) = fs::read_to_string(path) {
+        into.push_str(&text);
+    }
+}
+
+/// `CHI_NAME` and `WRP_NAME` words in `text`.
+fn variables_in(text: &str) -> Vec<String> {
+    let mut vars = Vec::new();
+    for prefix in ["CHI_", "WRP_"] {
+        for (at, _) in text.match_indices(prefix) {
+            let starts_word =
+                text[..at].chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if starts_word && name.len() > prefix.len() && !name.ends_with('_') {
+                vars.push(name);
+            }
+        }
+    }
+    vars
+}
+
+/// Every command line in a shell block that calls a tool (also inside
+/// `docker exec ...`) parses: the tool accepts its flags and values. It is
+/// run with `--help` appended, which the parser honours only when every
+/// argument before it is valid.
+#[test]
+fn every_tool_command_line_in_the_documents_parses() {
+    let bin_dir = artifacts().dir();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for block in all_blocks().iter().filter(|b| b.is_shell()) {
+        for command in shell_commands(&block.text) {
+            let Some(at) = command.iter().position(|w| TOOLS.contains(&tool_name(w))) else { continue };
+            let tool = tool_name(&command[at]);
+            let out = Command::new(bin_dir.join(tool))
+                .args(&command[at + 1..])
+                .arg("--help")
+                .env_remove("CHI_SERVER_CONF")
+                .env_remove("WRP_RUNTIME_CONF")
+                .output()
+                .expect("run a tool");
+            checked += 1;
+            if !out.status.success() {
+                failures.push(format!(
+                    "{}: `{}`: {}",
+                    block.at(),
+                    command[at..].join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+    }
+    fail_all("tool command lines in the documents that do not parse", &failures);
+    assert!(checked >= 10, "only {checked} tool command lines found");
+}
+
+fn tool_name(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// The README's test command is what CI runs.
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let readme = blocks(Path::new("README.md"));
+    let test_block = readme
+        .iter()
+        .find(|b| b.is_shell() && b.text.contains("Run every test"))
+        .expect("README.md has a block commented `Run every test`");
+    let commands = shell_commands(&test_block.text);
+    assert_eq!(commands.len(), 1, "{}: one command", test_block.at());
+    let command = commands[0].join(" ");
+    let ci = fs::read_to_string(workspace_root().join(".ci/run")).expect(".ci/run");
+    let last = ci.lines().rev().find(|l| !l.trim().is_empty()).expect("a command in .ci/run");
+    assert_eq!(last.trim(), command, ".ci/run must end by running the README's test command");
+}
+
+/// Each document's runnable blocks, run in order as one script.
+#[test]
+fn the_runnable_blocks_of_every_document_succeed() {
+    let mut ran = Vec::new();
+    for doc in documents() {
+        let blocks = blocks(&doc);
+        if !blocks.iter().any(|b| b.has("runnable")) {
+            continue;
+        }
+        let started = Instant::now();
+        run_document(&doc, &blocks);
+        ran.push(format!("{} ({:.1}s)", doc.display(), started.elapsed().as_secs_f64()));
+    }
+    eprintln!("ran the runnable blocks of: {}", ran.join(", "));
+    assert!(
+        ran.len() >= 3,
+        "expected runnable blocks in README.md, the deployment and module guides: {ran:?}"
+    );
+}
+
+fn run_document(doc: &Path, blocks: &[Block]) {
+    let sandbox = RuntimeProcess::new(SMALL_CONFIG);
+    let dir = sandbox.dir();
+    let root = workspace_root();
+    // A copy, so that a `file=` block can never write into the checkout.
+    copy_dir(&root.join("config"), &dir.join("config"));
+    std::os::unix::fs::symlink(root.join("scripts"), dir.join("scripts")).expect("link scripts/");
+    fs::create_dir_all(dir.join("target")).expect("target/");
+    std::os::unix::fs::symlink(artifacts().dir(), dir.join("target/release")).expect("link the tools");
+
+    let script = script_of(blocks, root);
+    let path = std::env::join_paths(
+        std::iter::once(artifacts().dir().to_owned())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let mut child = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("CHI_SERVER_CONF", sandbox.config_path())
+        .env_remove("WRP_RUNTIME_CONF")
+        .env_remove("CHI_REPO_PATH")
+        .env_remove("CHI_NODE_ADDRESS")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("run bash");
+    let group = rustix::process::Pid::from_child(&child);
+    let output = collect_output(&mut child);
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the script") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Whatever the script left running (a runtime it failed to stop) goes.
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let _ = child.wait();
+    sandbox.remove_shared_memory();
+    let (stdout, stderr) = output.join().expect("output reader");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{}: its runnable blocks failed ({}):\n--- script ---\n{script}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        doc.display(),
+        status.map_or_else(|| format!("no exit within {SCRIPT_TIMEOUT:?}"), |s| s.to_string()),
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create a directory");
+    for entry in fs::read_dir(from).expect("read a directory") {
+        let entry = entry.expect("entry");
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a file");
+        }
+    }
+}
+
+/// One bash script of a document's runnable blocks, with its `file=` blocks
+/// written as here-documents where they stand.
+fn script_of(blocks: &[Block], root: &Path) -> String {
+    let mut script = String::from("set -euo pipefail\n");
+    for block in blocks {
+        if let Some(path) = block.attr("file") {
+            let text = block.text.replace(CHECKOUT_PLACEHOLDER, &root.display().to_string());
+            assert!(!text.contains("CHIMAERA_DOC_EOF"), "{}", block.at());
+            script.push_str(&format!(
+                "echo '>>> {at}: {path}' >&2\nmkdir -p \"$(dirname {path})\"\ncat > {path} <<'CHIMAERA_DOC_EOF'\n{text}CHIMAERA_DOC_EOF\n",
+                at = block.at()
+            ));
+        } else if block.is_shell() && block.has("runnable") {
+            script.push_str(&format!("echo '>>> {}' >&2\nset -x\n{}set +x\n", block.at(), block.text));
+        }
+    }
+    script
+}
+
+/// Reads the script's stdout and stderr to the end on their own threads.
+fn collect_output(child: &mut std::process::Child) -> std::thread::JoinHandle<(String, String)> {
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        (s, err_reader.join().unwrap_or_default())
+    })
+}
+
+#[test]
+fn quick_reference_cells_give_their_keys() {
+    assert_eq!(top_level_code("`level` (`info`: debug), `file` (`/tmp/x`)"), ["level", "file"]);
+}
+
+#[test]
+fn variables_are_found_as_whole_words() {
+    assert_eq!(
+        variables_in("set CHI_SERVER_CONF, not XCHI_A or CHI_*; WRP_RUNTIME_CONF."),
+        ["CHI_SERVER_CONF", "WRP_RUNTIME_CONF"]
+    );
+}
