@@ -240,6 +240,46 @@ fn a_broadcast_with_a_node_down_reports_each_node() {
     assert!(String::from_utf8_lossy(&all[2].output).contains("node 2 (127.0.0.5) did not answer within"));
 }
 
+/// What a valid ZeroMQ peer could send that no ZeroMQ library would:
+/// commands after the handshake (a second READY took the network thread
+/// down with zeromq 0.4), truncated commands, and frames that are not ours.
+#[test]
+fn zeromq_level_garbage_is_dropped_and_the_cluster_serves_on() {
+    use chimaera_test_support::zmtp::{ZmtpPeer, command_name, property};
+
+    let cluster = Cluster::new(&["127.0.0.1", "127.0.0.2"], "");
+    let nodes: Vec<_> = ["127.0.0.1", "127.0.0.2"].iter().map(|a| cluster.start(a)).collect();
+    let target: std::net::SocketAddr = ([127, 0, 0, 2], cluster.port).into();
+    let mut ready = command_name(b"READY");
+    ready.extend(property(b"Socket-Type", b"DEALER"));
+    type Send = Box<dyn Fn(&mut ZmtpPeer) -> std::io::Result<()>>;
+    let garbage: Vec<Send> = vec![
+        Box::new(move |p| p.send_command(&ready)),
+        Box::new(|p| p.send_command(&[0x10])),
+        Box::new(|p| p.send_command(&[])),
+        Box::new(|p| p.send_command(&command_name(b"PING"))),
+        Box::new(|p| p.send_message(&[b"not a frame"])),
+        Box::new(|p| p.send_message(&[&[0u8; 300][..], b"", &[0xff; 70000][..]])),
+        Box::new(|p| p.send_raw(&[0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])),
+        Box::new(|p| p.send_raw(&[0x80, 0x01])),
+    ];
+    for send in &garbage {
+        // Each on a connection of its own: the node may close one it
+        // cannot parse.
+        let mut peer = ZmtpPeer::connect(target, "DEALER").expect("a ZeroMQ handshake with node 1");
+        let _ = send(&mut peer);
+    }
+    // A peer still connected, then its garbage: the node must not wait on it.
+    let mut lingering = ZmtpPeer::connect(target, "DEALER").expect("handshake");
+    let _ = lingering.send_message(&[b"half"]);
+    let client = attach(&nodes[0]);
+    assert_eq!(stats_on(&client, Some(1)).unwrap().node_id, 1);
+    assert_eq!(stats_on(&attach(&nodes[1]), Some(0)).unwrap().node_id, 0);
+    let log = nodes[1].log();
+    assert!(log.contains("dropped a frame from the network"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
 #[test]
 fn with_a_cluster_key_only_nodes_holding_it_are_heard() {
     let dir = tempfile::tempdir().unwrap();

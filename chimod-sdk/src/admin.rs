@@ -211,6 +211,7 @@ pub struct StopRequest {
 ///     client_data: Default::default(),
 ///     runtime_data: Default::default(),
 ///     nodes: vec![],
+///     frames_dropped: 0,
 /// };
 /// assert_eq!(s.workers[0].tasks_done, 7);
 /// ```
@@ -238,6 +239,9 @@ pub struct RuntimeStats {
     pub runtime_data: BulkStats,
     /// The cluster's nodes as this node sees them (empty on a single node).
     pub nodes: Vec<NodeStats>,
+    /// Frames from the network this node dropped: malformed, without a
+    /// valid cluster key tag, or from an address outside the hostfile.
+    pub frames_dropped: u64,
 }
 
 /// One node of the cluster, as the reporting node sees it.

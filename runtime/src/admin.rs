@@ -197,6 +197,7 @@ fn stats(node: &Node) -> RuntimeStats {
         client_data: node.bulk.get().map(|b| bulk_stats(&b.client)).unwrap_or_default(),
         runtime_data: node.bulk.get().map(|b| bulk_stats(&b.runtime)).unwrap_or_default(),
         nodes: node_stats(node),
+        frames_dropped: node.network.get().map_or(0, |n| n.frames_dropped()),
         periodic: node
             .periodic
             .list()

@@ -9,6 +9,7 @@ mod fixture_modules;
 pub mod markdown;
 mod pools;
 mod runtime_process;
+pub mod zmtp;
 
 pub use artifacts::{Artifacts, artifacts, workspace_root};
 pub use cluster::Cluster;

@@ -1,6 +1,7 @@
 //! Networking between the nodes of a cluster: frames, the calls waiting on
 //! replies, and the ZeroMQ transport.
 
+mod admission;
 mod frame;
 mod peers;
 mod pending;

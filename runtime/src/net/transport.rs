@@ -1,8 +1,10 @@
 //! The network between nodes: ZeroMQ over TCP on `networking.port` (the
-//! pure-Rust `zeromq` crate; see docs/decisions.md). Each node binds a PULL
-//! socket on its hostfile address and keeps one PUSH socket per peer, fed by
-//! a queue of its own, so a peer that is down or slow holds up only its own
-//! frames. All of it runs on one thread ("chi-net") with a single-threaded
+//! pure-Rust `zeromq` crate; see docs/decisions.md). Each node binds a
+//! ROUTER socket on its hostfile address and keeps one DEALER socket per
+//! peer, fed by a queue of its own, so a peer that is down or slow holds up
+//! only its own frames. ROUTER rather than PULL because it tells which
+//! connection a message came from, and so from which address
+//! (`admission.rs`): only hostfile addresses are heard. All of it runs on one thread ("chi-net") with a single-threaded
 //! tokio runtime; workers hand it frames through those queues and never
 //! block on the network.
 //!
@@ -18,9 +20,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chimod_sdk::PoolId;
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
+
+use super::admission::Admission;
 
 use super::frame::{Body, Frame};
 use super::peers::{PeerState, PeerTable};
@@ -41,9 +46,16 @@ pub struct NetHandle {
     wait: Duration,
     neighborhood: u32,
     sealer: Sealer,
+    /// Frames dropped since start (stats).
+    frames_dropped: std::sync::atomic::AtomicU64,
 }
 
 impl NetHandle {
+    /// How many frames from the network were dropped since start.
+    pub fn frames_dropped(&self) -> u64 {
+        self.frames_dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// This node's id.
     pub fn node_id(&self) -> u32 {
         self.node_id
@@ -149,6 +161,7 @@ impl Network {
             wait: config.wait,
             neighborhood: config.neighborhood,
             sealer: config.sealer.clone(),
+            frames_dropped: Default::default(),
         });
         let (shutdown, stop) = oneshot::channel();
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
@@ -207,7 +220,9 @@ async fn serve(
     bound: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
     let own = config.addresses[config.node_id as usize];
-    let mut socket = zeromq::PullSocket::new();
+    let mut socket = zeromq::RouterSocket::new();
+    let mut connections = socket.monitor();
+    let mut admission = Admission::new(config.addresses.clone(), own);
     if let Err(e) = socket.bind(&endpoint(own, config.port)).await {
         let _ = bound.send(Err(format!("cannot bind {}: {e}", endpoint(own, config.port))));
         return;
@@ -242,35 +257,88 @@ async fn serve(
                     handle.liveness.reconnect[node as usize].notify_one();
                 }
             }
+            Some(event) = connections.next() => {
+                if let Some(source) = admission.on_event(event) {
+                    refused(source);
+                }
+            }
             message = socket.recv() => match message {
-                Ok(message) => receive(&node, &handle, message),
-                Err(e) => warn!("network receive failed: {e}"),
+                Ok(message) => {
+                    // The monitor may not have been polled since this
+                    // connection was accepted.
+                    while let Ok(event) = connections.try_recv() {
+                        admission.on_event(event);
+                    }
+                    receive(&node, &handle, &admission, message);
+                }
+                Err(e) => {
+                    dropped(&handle, &format!("the socket failed to receive: {e}"));
+                    // Never a busy loop, whatever the socket does next.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
             },
         }
     }
     debug!("network thread stopped");
 }
 
-/// Logs a dropped frame, at most once a second (a peer with the wrong key
-/// sends every heartbeat interval), with how many were not logged.
-fn dropped(why: &str) {
-    static LAST: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
-    static QUIET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let now = Instant::now();
-    if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
-        QUIET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return;
-    }
-    *last = Some(now);
-    let quiet = QUIET.swap(0, std::sync::atomic::Ordering::Relaxed);
-    warn!("dropped a frame from the network: {why} ({quiet} more dropped since the last such line)");
+/// Lets a warning through at most once a second, counting the others: a
+/// peer with the wrong key sends every heartbeat interval, and a stranger
+/// can connect as often as it likes.
+struct LogLimit {
+    last: std::sync::Mutex<Option<Instant>>,
+    quiet: std::sync::atomic::AtomicU64,
 }
 
-/// Acts on one message: each of its parts is a frame (a sender packs the
-/// frames it has queued into one message).
-fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
-    for part in message.into_vec() {
+impl LogLimit {
+    const fn new() -> LogLimit {
+        LogLimit { last: std::sync::Mutex::new(None), quiet: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    /// `Some(how many were held back since)` when a line may be logged now.
+    fn allow(&self) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            self.quiet.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return None;
+        }
+        *last = Some(now);
+        Some(self.quiet.swap(0, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Counts and logs a dropped frame.
+fn dropped(handle: &NetHandle, why: &str) {
+    static LIMIT: LogLimit = LogLimit::new();
+    handle.frames_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(quiet) = LIMIT.allow() {
+        warn!("dropped a frame from the network: {why} ({quiet} more dropped since the last such line)");
+    }
+}
+
+/// Logs a connection from outside the hostfile (its frames are dropped).
+fn refused(source: IpAddr) {
+    static LIMIT: LogLimit = LogLimit::new();
+    if let Some(quiet) = LIMIT.allow() {
+        warn!(
+            "a connection from {source}, which is not in the hostfile: its frames will be dropped \
+             ({quiet} more such connections since the last such line)"
+        );
+    }
+}
+
+/// Acts on one message: the ROUTER puts the connection's identity first;
+/// each further part is a frame (a sender packs the frames it has queued
+/// into one message).
+fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, admission: &Admission, message: ZmqMessage) {
+    let mut parts = message.into_vec().into_iter();
+    let Some(identity) = parts.next() else { return };
+    if let Err(why) = admission.check(&identity) {
+        dropped(handle, &format!("{} frames {why}", parts.len()));
+        return;
+    }
+    for part in parts {
         receive_frame(node, handle, &part);
     }
 }
@@ -278,13 +346,16 @@ fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, message: ZmqMessage) {
 /// Acts on one frame: runs a request, delivers a reply, or drops it.
 fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
     let Some(bytes) = handle.sealer.open(bytes) else {
-        dropped(&format!("no valid cluster key tag (networking.cluster_key_file), {} bytes", bytes.len()));
+        dropped(
+            handle,
+            &format!("no valid cluster key tag (networking.cluster_key_file), {} bytes", bytes.len()),
+        );
         return;
     };
     let frame = match Frame::decode(bytes, handle.nodes()) {
         Ok(frame) => frame,
         Err(e) => {
-            dropped(&e.to_string());
+            dropped(handle, &e.to_string());
             return;
         }
     };
@@ -326,8 +397,8 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
     }
 }
 
-/// Keeps a PUSH socket to one peer and sends its queue's frames, connecting
-/// (and reconnecting) every `poll` until the peer is up. A PUSH socket does
+/// Keeps a DEALER socket to one peer and sends its queue's frames, connecting
+/// (and reconnecting) every `poll` until the peer is up. A DEALER socket does
 /// not notice a peer that died, so the connection is also made again when
 /// the peer goes silent or leaves a call unanswered.
 async fn feed_peer(
@@ -340,7 +411,7 @@ async fn feed_peer(
 ) {
     let target = endpoint(address, port);
     loop {
-        let mut socket = zeromq::PushSocket::new();
+        let mut socket = zeromq::DealerSocket::new();
         let mut attempt = 0u32;
         loop {
             match tokio::time::timeout(poll, socket.connect(&target)).await {
