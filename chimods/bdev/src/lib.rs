@@ -51,6 +51,8 @@ pub use crate::params::{BdevParams, BdevType, IoEngine};
 /// A block device container.
 #[derive(Debug)]
 pub struct Bdev {
+    /// `file device /data/dev.dat`: what I/O errors name.
+    label: String,
     params: BdevParams,
     backend: Box<dyn Backend>,
     blocks: BlockAllocator,
@@ -82,6 +84,7 @@ impl ChiMod for Bdev {
             }
         );
         Ok(Bdev {
+            label: format!("{} device {}", params.bdev_type.name(), pool.pool_name),
             blocks: BlockAllocator::new(capacity, params.alignment),
             params,
             backend,
@@ -162,7 +165,7 @@ impl Bdev {
         let started = Instant::now();
         // SAFETY: the task's own input, alive for this call.
         unsafe { self.backend.write(req.data.as_ptr(), req.data.len(), at) }
-            .map_err(|e| ModError::new(format!("write of {len} bytes at device offset {at} failed: {e}")))?;
+            .map_err(|e| self.io_error("write", len, at, e))?;
         self.writes.record(len, started.elapsed());
         Ok(len)
     }
@@ -173,7 +176,7 @@ impl Bdev {
         let started = Instant::now();
         // SAFETY: `out` is ours, `len` bytes.
         unsafe { self.backend.read(out.as_mut_ptr(), out.len(), at) }
-            .map_err(|e| ModError::new(format!("read of {len} bytes at device offset {at} failed: {e}")))?;
+            .map_err(|e| self.io_error("read", len, at, e))?;
         self.reads.record(len, started.elapsed());
         Ok(out)
     }
@@ -192,17 +195,13 @@ impl Bdev {
         let at = self.check_range(what, block, offset, bulk.len)?;
         let mem = host::bulk_map(bulk)?;
         let started = Instant::now();
-        io(mem.as_ptr(), mem.len(), at).map_err(|e| self.io_error(what, bulk, at, e))?;
+        io(mem.as_ptr(), mem.len(), at).map_err(|e| self.io_error(what, bulk.len, at, e))?;
         stats.record(bulk.len, started.elapsed());
         Ok(bulk.len)
     }
 
-    fn io_error(&self, what: &str, bulk: &Bulk, at: u64, e: std::io::Error) -> ModError {
-        ModError::new(format!(
-            "{what} of {} bytes at device offset {at} failed: {e} ({} device)",
-            bulk.len,
-            self.params.bdev_type.name()
-        ))
+    fn io_error(&self, what: &str, len: u64, at: u64, e: std::io::Error) -> ModError {
+        ModError::new(format!("{}: {what} of {len} bytes at device offset {at} failed: {e}", self.label))
     }
 
     fn typed_stats(&self) -> BdevStats {
