@@ -266,6 +266,147 @@ fn top_level_code(cell: &str) -> Vec<&str> {
     spans
 }
 
+/// The messages the documents quote (in `text` blocks and the
+/// troubleshooting table) are the code's: in the longest run of words of
+/// each line that holds no value (digits, paths, names in backticks or with
+/// underscores), some three words in a row appear in a string literal of
+/// the runtime, the tools or the modules (format arguments read as blanks). The system's own words (`...: No such file or
+/// directory (os error 2)`) and log excerpts (lines that start with a
+/// level) are left out.
+#[test]
+fn quoted_messages_are_the_code_s_own_words() {
+    let mut code = String::new();
+    for dir in ["runtime/src", "util/src", "chimod-sdk/src", "chimods"] {
+        collect_sources(&workspace_root().join(dir), &mut code);
+    }
+    // Only what the code can print: its string literals.
+    let sources = without_placeholders(&string_literals(&code));
+    let mut lines = Vec::new();
+    for doc in documents() {
+        for block in blocks(&doc).iter().filter(|b| b.lang == "text") {
+            lines.extend(block.text.lines().map(|l| (block.at(), l.to_owned())));
+        }
+    }
+    let guide = read(Path::new("docs/deployment.md"));
+    let table = guide.split("## Troubleshooting").nth(1).expect("a troubleshooting section");
+    let table = table.split("\n## ").next().unwrap_or_default();
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let cell = row.trim_start_matches('|').split(" | ").next().unwrap_or_default();
+        lines.push((
+            "docs/deployment.md (troubleshooting)".to_owned(),
+            cell.trim_matches([' ', '`']).to_owned(),
+        ));
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (at, line) in &lines {
+        let is_log = ["DEBUG ", "INFO ", "WARN ", "ERROR "].iter().any(|level| line.starts_with(level));
+        let ours = line
+            .find("(os error")
+            .and_then(|os| line[..os].rfind(": "))
+            .map_or(line.as_str(), |end| &line[..end]);
+        let Some(words) = fixed_words(ours).filter(|_| !is_log) else { continue };
+        checked += 1;
+        if !words.windows(3).any(|w| sources.contains(&w.join(" "))) {
+            failures.push(format!("{at}: \"{}\" (from `{line}`) is not in the source", words.join(" ")));
+        }
+    }
+    fail_all("quoted messages whose words the code does not print", &failures);
+    assert!(checked >= 20, "only {checked} quoted messages checked");
+}
+
+/// The longest run of at least three value-free words of `line`.
+fn fixed_words(line: &str) -> Option<Vec<&str>> {
+    let fixed = |w: &str| {
+        !w.is_empty()
+            && !w
+                .chars()
+                .any(|c| c.is_ascii_digit() || matches!(c, '/' | '`' | '_' | '=' | '"' | '<' | '>' | '{'))
+            && w != "..."
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut best: &[&str] = &[];
+    let mut start = 0;
+    for end in 0..=words.len() {
+        if end == words.len() || !fixed(words[end]) {
+            if end - start > best.len() {
+                best = &words[start..end];
+            }
+            start = end + 1;
+        }
+    }
+    (best.len() >= 3).then(|| best.to_vec())
+}
+
+/// The contents of the string literals of Rust source, one per line, with
+/// `\\`-newline continuations joined as the compiler joins them.
+fn string_literals(source: &str) -> String {
+    let mut out = String::new();
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                chars.by_ref().take_while(|c| *c != '\n').for_each(drop);
+            }
+            '\'' => {
+                // A char literal ('"', '\\'') or a lifetime: skip what could
+                // otherwise open a string.
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                    chars.next();
+                } else {
+                    chars.next();
+                }
+            }
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('\n') => {
+                                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                                    chars.next();
+                                }
+                            }
+                            Some(escaped) => out.push(escaped),
+                            None => {}
+                        },
+                        c => out.push(c),
+                    }
+                }
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Format strings with each `{...}` read as a blank.
+fn without_placeholders(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth > 0 => {
+                depth -= 1;
+                out.push(' ');
+            }
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn string_literals_are_read_as_the_compiler_reads_them() {
+    assert_eq!(without_placeholders("ignored{hint} at {at:?}."), "ignored  at  .");
+    let source = "let a = \"one \\\n    two\"; // \"not this\"\nlet c = '\"'; f(\"three \\\"x\\\"\");";
+    assert_eq!(string_literals(source), "one two\nthree \"x\"\n");
+}
+
 /// Every `section.key` written as inline code in any document is a key.
 #[test]
 fn key_paths_named_in_the_documents_exist() {
