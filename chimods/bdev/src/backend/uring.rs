@@ -1,11 +1,13 @@
 //! Asynchronous file I/O through io_uring, with at most `io_depth`
 //! operations in flight per device.
 //!
-//! A task submits its operation and then polls for the completion,
-//! yielding to its worker between polls (`host::yield_now`), so one worker
-//! keeps many operations in flight and runs other tasks meanwhile. Whoever
-//! polls first reaps every completion that has arrived; no thread sleeps
-//! and nothing is handed between threads. Where io_uring is not allowed
+//! A task queues its operation, yields once, and then polls for the
+//! completion, yielding to its worker between polls (`host::yield_now`), so
+//! one worker keeps many operations in flight and runs other tasks
+//! meanwhile. Whoever polls first submits every operation queued so far
+//! (the tasks of one worker round share one `io_uring_enter`) and reaps
+//! every completion that has arrived; no thread sleeps and nothing is
+//! handed between threads. Where io_uring is not allowed
 //! (Docker's default seccomp profile, old kernels) the file device falls
 //! back to `pread`/`pwrite` on the worker.
 
@@ -87,22 +89,28 @@ impl Uring {
             opcode::Read::new(types::Fd(op.fd), op.ptr, op.len).offset(op.offset).build()
         }
         .user_data(u64::from(id));
-        let submitted = {
+        {
             let mut ring = lock(&self.ring);
             // SAFETY: the buffer outlives the operation (caller's promise:
-            // we return only after its completion).
-            let pushed = unsafe { ring.submission().push(&entry) };
-            match pushed {
-                Ok(()) => ring.submit().map(drop),
-                Err(_) => Err(std::io::Error::other("io_uring submission queue full")),
+            // we return only after its completion). The queue has a place:
+            // it is as deep as the completion slots, and one is ours.
+            if unsafe { ring.submission().push(&entry) }.is_err() {
+                drop(ring);
+                lock(&self.free).push(id);
+                return Err(std::io::Error::other("io_uring submission queue full"));
             }
-        };
-        if let Err(e) = submitted {
-            lock(&self.free).push(id);
-            return Err(e);
         }
+        // Let the worker's other tasks queue theirs: the first of us to
+        // poll submits them all at once.
+        host::yield_now();
         loop {
             if let Ok(mut ring) = self.ring.try_lock() {
+                // A failed submit leaves the entries queued; they go with the
+                // next poll. Returning instead would free a buffer the
+                // kernel may still use.
+                if !ring.submission().is_empty() {
+                    let _ = ring.submit();
+                }
                 for cqe in ring.completion() {
                     if let Some(c) = self.completions.get(cqe.user_data() as usize) {
                         c.result.store(cqe.result(), Ordering::Relaxed);
