@@ -85,10 +85,15 @@ mod tests {
         (identity.into(), refused)
     }
 
+    /// A node at the first of `hostfile`.
+    fn first_of(hostfile: &[&str]) -> Admission {
+        let hostfile: Vec<IpAddr> = hostfile.iter().map(|a| a.parse().unwrap()).collect();
+        Admission::new(hostfile.clone(), hostfile[0])
+    }
+
     #[test]
     fn hostfile_sources_speak_and_others_are_refused() {
-        let hostfile = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
-        let mut admission = Admission::new(hostfile, "10.0.0.1".parse().unwrap());
+        let mut admission = first_of(&["10.0.0.1", "10.0.0.2"]);
         let (peer, refused) = accepted(&mut admission, "10.0.0.2");
         assert_eq!(refused, None);
         assert_eq!(admission.check(&peer), Ok("10.0.0.2".parse().unwrap()));
@@ -104,8 +109,7 @@ mod tests {
 
     #[test]
     fn a_loopback_node_admits_loopback_sources() {
-        let hostfile = vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()];
-        let mut admission = Admission::new(hostfile, "127.0.0.2".parse().unwrap());
+        let mut admission = first_of(&["127.0.0.2", "127.0.0.3"]);
         let (peer, refused) = accepted(&mut admission, "127.0.0.1");
         assert_eq!(refused, None);
         assert!(admission.check(&peer).is_ok());
