@@ -10,11 +10,25 @@
 //! can forge a hostfile source address, `networking.cluster_key_file` is
 //! the defence (docs/reliability.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use zeromq::{Endpoint, Host, SocketEvent};
+
+/// What to do with a message from a connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// From a hostfile address: act on it.
+    Admit,
+    /// From elsewhere: drop it, for this reason.
+    Refuse(String),
+    /// The monitor has not reported the connection yet (the socket can hand
+    /// over a new connection's first message before its monitor event):
+    /// hold it until it does.
+    Unknown,
+}
 
 /// The connections accepted so far and whether each may speak.
 #[derive(Debug)]
@@ -53,14 +67,53 @@ impl Admission {
         }
     }
 
-    /// The address a message's connection came from, if it may speak;
-    /// otherwise why not.
-    pub fn check(&self, identity: &Bytes) -> Result<IpAddr, String> {
+    /// Whether a message from the connection `identity` may be acted on.
+    pub fn check(&self, identity: &Bytes) -> Verdict {
         match self.connections.get(identity) {
-            Some(source) if self.admits(*source) => Ok(*source),
-            Some(source) => Err(format!("from {source}, which is not in the hostfile")),
-            None => Err("from a connection whose address is not known".to_owned()),
+            Some(source) if self.admits(*source) => Verdict::Admit,
+            Some(source) => Verdict::Refuse(format!("from {source}, which is not in the hostfile")),
+            None => Verdict::Unknown,
         }
+    }
+}
+
+/// Messages held until their connection's address is known, oldest first;
+/// bounded in number and in age.
+#[derive(Debug, Default)]
+pub struct Held {
+    messages: VecDeque<(Instant, Bytes, Vec<Bytes>)>,
+}
+
+impl Held {
+    /// The most messages held; past it the oldest goes.
+    pub const MAX: usize = 256;
+    /// How long a message waits for its connection to be reported.
+    pub const WAIT: Duration = Duration::from_secs(1);
+
+    /// Holds the frames of a message from `identity`; returns what had to
+    /// make room.
+    pub fn hold(&mut self, now: Instant, identity: Bytes, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
+        let evicted = (self.messages.len() >= Self::MAX)
+            .then(|| self.messages.pop_front().map(|(_, _, f)| f))
+            .flatten();
+        self.messages.push_back((now, identity, frames));
+        evicted
+    }
+
+    /// Takes, in order, every held message whose connection is now known
+    /// (with its verdict) or that waited longer than [`Held::WAIT`] (with
+    /// `Unknown`).
+    pub fn release(&mut self, admission: &Admission, now: Instant) -> Vec<(Verdict, Vec<Bytes>)> {
+        let mut out = Vec::new();
+        self.messages.retain_mut(|(since, identity, frames)| {
+            let verdict = admission.check(identity);
+            if verdict == Verdict::Unknown && now.duration_since(*since) < Self::WAIT {
+                return true;
+            }
+            out.push((verdict, std::mem::take(frames)));
+            false
+        });
+        out
     }
 }
 
@@ -96,15 +149,21 @@ mod tests {
         let mut admission = first_of(&["10.0.0.1", "10.0.0.2"]);
         let (peer, refused) = accepted(&mut admission, "10.0.0.2");
         assert_eq!(refused, None);
-        assert_eq!(admission.check(&peer), Ok("10.0.0.2".parse().unwrap()));
+        assert_eq!(admission.check(&peer), Verdict::Admit);
         let (stranger, refused) = accepted(&mut admission, "10.0.0.9");
         assert_eq!(refused, Some("10.0.0.9".parse().unwrap()));
-        assert_eq!(admission.check(&stranger).unwrap_err(), "from 10.0.0.9, which is not in the hostfile");
+        assert_eq!(
+            admission.check(&stranger),
+            Verdict::Refuse("from 10.0.0.9, which is not in the hostfile".into())
+        );
         let (local, _) = accepted(&mut admission, "127.0.0.1");
-        assert!(admission.check(&local).is_err(), "a node on a real address does not admit loopback");
-        assert!(admission.check(&Bytes::from_static(b"unknown")).is_err());
+        assert!(
+            matches!(admission.check(&local), Verdict::Refuse(_)),
+            "a node on a real address does not admit loopback"
+        );
+        assert_eq!(admission.check(&Bytes::from_static(b"unknown")), Verdict::Unknown);
         admission.on_event(SocketEvent::Disconnected(PeerIdentity::try_from(peer.clone()).unwrap()));
-        assert!(admission.check(&peer).is_err(), "forgotten once disconnected");
+        assert_eq!(admission.check(&peer), Verdict::Unknown, "forgotten once disconnected");
     }
 
     #[test]
@@ -112,6 +171,27 @@ mod tests {
         let mut admission = first_of(&["127.0.0.2", "127.0.0.3"]);
         let (peer, refused) = accepted(&mut admission, "127.0.0.1");
         assert_eq!(refused, None);
-        assert!(admission.check(&peer).is_ok());
+        assert_eq!(admission.check(&peer), Verdict::Admit);
+    }
+
+    #[test]
+    fn a_message_before_its_connection_is_reported_waits_for_it() {
+        let mut admission = first_of(&["10.0.0.1", "10.0.0.2"]);
+        let mut held = Held::default();
+        let start = Instant::now();
+        let early = PeerIdentity::new();
+        let frame = vec![Bytes::from_static(b"frame")];
+        assert!(held.hold(start, early.clone().into(), frame.clone()).is_none());
+        assert!(held.hold(start, Bytes::from_static(b"never reported"), frame.clone()).is_none());
+        assert!(held.release(&admission, start).is_empty(), "nothing known yet");
+        let endpoint = Endpoint::Tcp(Host::from("10.0.0.2".parse::<IpAddr>().unwrap()), 40000);
+        admission.on_event(SocketEvent::Accepted(endpoint, early));
+        assert_eq!(held.release(&admission, start), vec![(Verdict::Admit, frame.clone())]);
+        let late = start + Held::WAIT;
+        assert_eq!(held.release(&admission, late), vec![(Verdict::Unknown, frame.clone())], "expired");
+        for _ in 0..Held::MAX {
+            assert!(held.hold(start, Bytes::from_static(b"x"), frame.clone()).is_none());
+        }
+        assert_eq!(held.hold(start, Bytes::from_static(b"x"), frame.clone()), Some(frame), "bounded");
     }
 }

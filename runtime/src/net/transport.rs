@@ -4,9 +4,9 @@
 //! peer, fed by a queue of its own, so a peer that is down or slow holds up
 //! only its own frames. ROUTER rather than PULL because it tells which
 //! connection a message came from, and so from which address
-//! (`admission.rs`): only hostfile addresses are heard. All of it runs on one thread ("chi-net") with a single-threaded
-//! tokio runtime; workers hand it frames through those queues and never
-//! block on the network.
+//! (`admission.rs`): only hostfile addresses are heard. All of it runs on
+//! one thread ("chi-net") with a single-threaded tokio runtime; workers hand
+//! it frames through those queues and never block on the network.
 //!
 //! A call to another node is a Request frame; the node runs it as a subtask
 //! and answers with a Reply frame. A peer that is not up yet is retried
@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use super::admission::Admission;
+use super::admission::{Admission, Held, Verdict};
 
 use super::frame::{Body, Frame};
 use super::peers::{PeerState, PeerTable};
@@ -223,6 +223,7 @@ async fn serve(
     let mut socket = zeromq::RouterSocket::new();
     let mut connections = socket.monitor();
     let mut admission = Admission::new(config.addresses.clone(), own);
+    let mut held = Held::default();
     if let Err(e) = socket.bind(&endpoint(own, config.port)).await {
         let _ = bound.send(Err(format!("cannot bind {}: {e}", endpoint(own, config.port))));
         return;
@@ -250,6 +251,7 @@ async fn serve(
             }
             _ = sweep.tick() => {
                 let now = Instant::now();
+                act_on_released(&node, &handle, &admission, &mut held, now);
                 handle.liveness.sweep(now, config.node_id);
                 for node in handle.pending.expire(now) {
                     // A call went unanswered: the connection may be dead
@@ -261,18 +263,21 @@ async fn serve(
                 if let Some(source) = admission.on_event(event) {
                     refused(source);
                 }
+                act_on_released(&node, &handle, &admission, &mut held, Instant::now());
             }
             message = socket.recv() => match message {
                 Ok(message) => {
                     // The monitor may not have been polled since this
                     // connection was accepted.
                     while let Ok(event) = connections.try_recv() {
-                        admission.on_event(event);
+                        if let Some(source) = admission.on_event(event) {
+                            refused(source);
+                        }
                     }
-                    receive(&node, &handle, &admission, message);
+                    receive(&node, &handle, &admission, &mut held, message);
                 }
                 Err(e) => {
-                    dropped(&handle, &format!("the socket failed to receive: {e}"));
+                    dropped(&handle, 1, &format!("the socket failed to receive: {e}"));
                     // Never a busy loop, whatever the socket does next.
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
@@ -308,10 +313,10 @@ impl LogLimit {
     }
 }
 
-/// Counts and logs a dropped frame.
-fn dropped(handle: &NetHandle, why: &str) {
+/// Counts and logs `count` dropped frames.
+fn dropped(handle: &NetHandle, count: usize, why: &str) {
     static LIMIT: LogLimit = LogLimit::new();
-    handle.frames_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    handle.frames_dropped.fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
     if let Some(quiet) = LIMIT.allow() {
         warn!("dropped a frame from the network: {why} ({quiet} more dropped since the last such line)");
     }
@@ -331,16 +336,55 @@ fn refused(source: IpAddr) {
 /// Acts on one message: the ROUTER puts the connection's identity first;
 /// each further part is a frame (a sender packs the frames it has queued
 /// into one message).
-fn receive(node: &Arc<Node>, handle: &Arc<NetHandle>, admission: &Admission, message: ZmqMessage) {
-    let mut parts = message.into_vec().into_iter();
-    let Some(identity) = parts.next() else { return };
-    if let Err(why) = admission.check(&identity) {
-        dropped(handle, &format!("{} frames {why}", parts.len()));
+fn receive(
+    node: &Arc<Node>,
+    handle: &Arc<NetHandle>,
+    admission: &Admission,
+    held: &mut Held,
+    message: ZmqMessage,
+) {
+    let mut parts = message.into_vec();
+    if parts.is_empty() {
         return;
     }
-    for part in parts {
-        receive_frame(node, handle, &part);
+    let identity = parts.remove(0);
+    match admission.check(&identity) {
+        Verdict::Unknown => {
+            if let Some(evicted) = held.hold(Instant::now(), identity, parts) {
+                act_on(node, handle, Verdict::Unknown, evicted);
+            }
+        }
+        verdict => act_on(node, handle, verdict, parts),
     }
+}
+
+/// Acts on the held messages whose connection is now known or that waited
+/// too long.
+fn act_on_released(
+    node: &Arc<Node>,
+    handle: &Arc<NetHandle>,
+    admission: &Admission,
+    held: &mut Held,
+    now: Instant,
+) {
+    for (verdict, frames) in held.release(admission, now) {
+        act_on(node, handle, verdict, frames);
+    }
+}
+
+/// Runs the frames of an admitted message; drops the others.
+fn act_on(node: &Arc<Node>, handle: &Arc<NetHandle>, verdict: Verdict, frames: Vec<Bytes>) {
+    let why = match verdict {
+        Verdict::Admit => {
+            for frame in &frames {
+                receive_frame(node, handle, frame);
+            }
+            return;
+        }
+        Verdict::Refuse(why) => why,
+        Verdict::Unknown => "from a connection whose address was never reported".to_owned(),
+    };
+    dropped(handle, frames.len(), &format!("{} frames {why}", frames.len()));
 }
 
 /// Acts on one frame: runs a request, delivers a reply, or drops it.
@@ -348,6 +392,7 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
     let Some(bytes) = handle.sealer.open(bytes) else {
         dropped(
             handle,
+            1,
             &format!("no valid cluster key tag (networking.cluster_key_file), {} bytes", bytes.len()),
         );
         return;
@@ -355,7 +400,7 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
     let frame = match Frame::decode(bytes, handle.nodes()) {
         Ok(frame) => frame,
         Err(e) => {
-            dropped(handle, &e.to_string());
+            dropped(handle, 1, &e.to_string());
             return;
         }
     };
