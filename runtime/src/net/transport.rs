@@ -260,20 +260,18 @@ async fn serve(
                 }
             }
             Some(event) = connections.next() => {
-                if let Some(source) = admission.on_event(event) {
-                    refused(source);
-                }
+                note_connection(&mut admission, event);
                 act_on_released(&node, &handle, &admission, &mut held, Instant::now());
             }
             message = socket.recv() => match message {
                 Ok(message) => {
                     // The monitor may not have been polled since this
-                    // connection was accepted.
+                    // connection was accepted; messages held for it go
+                    // before this one, in order.
                     while let Ok(event) = connections.try_recv() {
-                        if let Some(source) = admission.on_event(event) {
-                            refused(source);
-                        }
+                        note_connection(&mut admission, event);
                     }
+                    act_on_released(&node, &handle, &admission, &mut held, Instant::now());
                     receive(&node, &handle, &admission, &mut held, message);
                 }
                 Err(e) => {
@@ -322,9 +320,11 @@ fn dropped(handle: &NetHandle, count: usize, why: &str) {
     }
 }
 
-/// Logs a connection from outside the hostfile (its frames are dropped).
-fn refused(source: IpAddr) {
+/// Records what the monitor reports, and logs a connection from outside
+/// the hostfile (its frames are dropped).
+fn note_connection(admission: &mut Admission, event: zeromq::SocketEvent) {
     static LIMIT: LogLimit = LogLimit::new();
+    let Some(source) = admission.on_event(event) else { return };
     if let Some(quiet) = LIMIT.allow() {
         warn!(
             "a connection from {source}, which is not in the hostfile: its frames will be dropped \
