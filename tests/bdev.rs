@@ -7,7 +7,7 @@ use std::time::Duration;
 use chimaera::client::{BdevClient, Client, ClientError};
 use chimaera::config::ComposeEntry;
 use chimaera_bdev_api::Block;
-use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, attach};
+use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, attach, pattern};
 use chimod_sdk::admin::CreateOutcome;
 use chimod_sdk::{PoolId, PoolQuery};
 
@@ -51,10 +51,6 @@ fn config() -> String {
 
 fn start() -> StartedRuntime {
     RuntimeProcess::new(&config()).start()
-}
-
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i as u64).wrapping_mul(31).wrapping_add(seed * 7919) % 251) as u8).collect()
 }
 
 fn write_pattern(client: &Client, dev: &BdevClient<'_>, block: Block, seed: u64) {

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use chimaera::client::{BdevClient, Client};
 use chimaera_bdev_api::Block;
-use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, attach};
+use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, attach, pattern};
 use chimod_sdk::PoolId;
 
 const DEV: PoolId = PoolId::new(300, 0);
@@ -64,13 +64,9 @@ fn fill(path: &Path) -> PathBuf {
     filler
 }
 
-fn pattern(seed: u8, len: u64) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed)).collect()
-}
-
-fn write(client: &Client, dev: &BdevClient<'_>, block: Block, seed: u8) -> Result<u64, String> {
+fn write(client: &Client, dev: &BdevClient<'_>, block: Block, seed: u64) -> Result<u64, String> {
     let mut buf = client.bulk_alloc(block.size).unwrap();
-    buf.copy_from_slice(&pattern(seed, block.size));
+    buf.copy_from_slice(&pattern(seed, block.size as usize));
     dev.write(block, 0, &buf).map_err(|e| e.to_string())
 }
 

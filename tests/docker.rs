@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use chimaera_test_support::{artifacts, workspace_root};
+use chimaera_test_support::{artifacts, poll_until, workspace_root};
 
 fn docker_available() -> bool {
     Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success())
@@ -57,11 +57,7 @@ impl Project {
 
     /// Polls (the engine has no event for it) until `check` holds.
     fn wait_for(&self, what: &str, limit: Duration, check: impl Fn() -> bool) {
-        let started = Instant::now();
-        while !check() {
-            assert!(started.elapsed() < limit, "{what} within {limit:?}");
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        poll_until(what, limit, Duration::from_millis(250), check);
     }
 }
 

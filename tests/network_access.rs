@@ -6,11 +6,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chimaera::net::{Body, Frame};
 use chimaera_test_support::zmtp::ZmtpPeer;
-use chimaera_test_support::{Cluster, StartedRuntime, attach};
+use chimaera_test_support::{Cluster, StartedRuntime, attach, poll_until};
 use chimod_sdk::PoolId;
 use chimod_sdk::admin::{RUNTIME_STATS, RuntimeStats};
 
@@ -101,12 +101,8 @@ fn send_heartbeat(to: SocketAddr) {
     peer.send_message(&[&Frame::new(1, Body::Heartbeat).encode()]).expect("send");
 }
 
-fn wait_for(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool) {
+    poll_until(what, limit, Duration::from_millis(20), done);
 }
 
 #[test]

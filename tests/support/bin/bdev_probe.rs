@@ -10,11 +10,8 @@ use std::time::Duration;
 
 use chimaera::client::{BdevClient, Client, RemoteBdevClient};
 use chimaera_bdev_api::Block;
+use chimaera_test_support::pattern;
 use chimod_sdk::PoolId;
-
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i as u64).wrapping_mul(13).wrapping_add(seed) % 251) as u8).collect()
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
