@@ -24,7 +24,7 @@ mod error;
 mod lane_choice;
 mod typed;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chimod_sdk::bulk::BulkSegment;
@@ -41,7 +41,7 @@ use self::lane_choice::choose_lane;
 pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
-use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
+use crate::ipc::{Queue, RuntimeState, Slot, Spinner, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
 
 /// How often a sleeping client checks that the runtime is still alive.
@@ -97,6 +97,10 @@ pub struct Client {
     /// This process: a client belongs to the process that attached it
     /// (`getpid` is a system call, so it is asked once).
     pid: u32,
+    /// Tasks submitted and not yet waited for or dropped: a waiter alone
+    /// in flight lends its core to the runtime now and then (`Spinner`),
+    /// a pipelining one keeps it.
+    in_flight: AtomicU32,
 }
 
 impl Client {
@@ -183,7 +187,16 @@ impl Client {
             client: heap(&data[0], BulkSegment::ClientData)?,
             runtime: heap(&data[1], BulkSegment::RuntimeData)?,
         };
-        Ok(Client { queue, heaps, _main: main, _data: data, identity, port, pid: std::process::id() })
+        Ok(Client {
+            queue,
+            heaps,
+            _main: main,
+            _data: data,
+            identity,
+            port,
+            pid: std::process::id(),
+            in_flight: AtomicU32::new(0),
+        })
     }
 
     /// The port of the runtime this client talks to.
@@ -194,6 +207,7 @@ impl Client {
     /// Submits a task; wait on the returned handle for its output.
     pub fn submit(&self, task: &TaskSpec<'_>) -> Result<PendingTask<'_>, ClientError> {
         let index = self.enqueue(task, false)?;
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         Ok(PendingTask { client: self, index, done: false })
     }
 
@@ -416,6 +430,7 @@ impl PendingTask<'_> {
         }
         let started = Instant::now();
         let mut last_check = started;
+        let mut spinner = Spinner::client(self.client.in_flight.load(Ordering::Relaxed) <= 1);
         loop {
             if h.state.load(Ordering::Acquire) == state::DONE {
                 break;
@@ -427,7 +442,7 @@ impl PendingTask<'_> {
                 return Err(ClientError::Timeout(limit));
             }
             if elapsed < SPIN {
-                std::hint::spin_loop();
+                spinner.pause(elapsed);
                 continue;
             }
             h.waiters.store(1, Ordering::SeqCst);
@@ -478,6 +493,7 @@ impl PendingTask<'_> {
 
 impl Drop for PendingTask<'_> {
     fn drop(&mut self) {
+        self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
         if self.done {
             return;
         }

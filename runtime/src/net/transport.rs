@@ -102,6 +102,7 @@ impl NetHandle {
         if peer.send(self.sealer.seal(frame.encode())).is_err() {
             return Err(Outcome::failed(TaskStatus::Stopping, "runtime stopping"));
         }
+        crate::worker::handed_off();
         Ok(completion)
     }
 }
@@ -420,6 +421,7 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
                 );
                 if let Some(peer) = reply_to {
                     let _ = peer.send(sealer.seal(reply.encode()));
+                    crate::worker::handed_off();
                 }
             });
             let task = InternalTask {

@@ -14,7 +14,7 @@ use super::stack_guard;
 use crate::ipc::{Slot, TaskStatus, spill};
 use crate::module::CreateError;
 use crate::node::Node;
-use crate::task::{InternalTask, Outcome, PeriodicEntry};
+use crate::task::{Completion, InternalTask, Outcome, PeriodicEntry};
 
 /// Work for a fiber.
 #[derive(Debug)]
@@ -40,16 +40,34 @@ impl Job {
     }
 }
 
+/// Where a routed task stands when its worker is done with it.
+enum Routed {
+    /// Its outcome.
+    Now(Outcome),
+    /// Sent to one other node; the outcome comes with the reply.
+    Remote(Arc<Completion>),
+}
+
+impl Routed {
+    /// The outcome, waiting here (suspending the fiber) for a reply.
+    fn wait(self) -> Outcome {
+        match self {
+            Routed::Now(outcome) => outcome,
+            Routed::Remote(completion) => completion.wait(),
+        }
+    }
+}
+
 /// Runs `job` and delivers its outcome. The task is counted before its
 /// outcome is delivered, so whoever has the result never sees statistics
 /// without it.
-pub(super) fn run_job(w: &WorkerShared, job: Job) {
-    let outcome = match &job {
+pub(super) fn run_job(w: &Arc<WorkerShared>, job: Job) {
+    let routed = match &job {
         Job::Slot(index) => match w.queue.try_slot(*index) {
             Some(slot) => run_slot(w, &slot),
             None => {
                 warn!(index, "a lane held slot index {index}, beyond the queue's slots; ignored");
-                Outcome::failed(TaskStatus::BadTask, "no such slot")
+                Routed::Now(Outcome::failed(TaskStatus::BadTask, "no such slot"))
             }
         },
         Job::Internal(task) => {
@@ -59,12 +77,24 @@ pub(super) fn run_job(w: &WorkerShared, job: Job) {
         }
         Job::Periodic(entry) => {
             w.counters.begin(entry.pool, entry.method);
-            run(&w.node, entry.pool, entry.method, &entry.input)
+            Routed::Now(run(&w.node, entry.pool, entry.method, &entry.input))
         }
     };
     w.counters.end();
     w.counters.tasks_done.fetch_add(1, Ordering::Relaxed);
-    deliver(w, job, outcome);
+    match (job, routed) {
+        // A client's task sent to one other node: the thread that receives
+        // the reply fills the client's slot, so the reply does not wait for
+        // this worker to wake up and pass it on (one thread hand-off less
+        // per remote call; docs/benchmarks.md). The task stops loading this
+        // worker's lane now.
+        (Job::Slot(index), Routed::Remote(completion)) => {
+            w.queue.lane(w.lane).finish_one();
+            let w = w.clone();
+            completion.on_complete(move |outcome| fill_slot(&w, index, outcome));
+        }
+        (job, routed) => deliver(w, job, routed.wait()),
+    }
 }
 
 /// Delivers `outcome` for a job that was not run (the runtime is stopping,
@@ -88,7 +118,7 @@ fn deliver(w: &WorkerShared, job: Job, outcome: Outcome) {
 
 /// Reads a client's task from its slot and runs it. Nothing a client wrote
 /// into the slot can make this panic or touch memory outside the slot.
-fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
+fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Routed {
     let node = &w.node;
     let h = slot.header;
     let pool = PoolId::new(h.pool_major.load(Ordering::Relaxed), h.pool_minor.load(Ordering::Relaxed));
@@ -96,10 +126,10 @@ fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
     w.counters.begin(pool, method);
     let input_len = h.input_len.load(Ordering::Relaxed);
     if input_len as usize > Slot::PAYLOAD {
-        return Outcome::failed(
+        return Routed::Now(Outcome::failed(
             TaskStatus::BadTask,
             format!("task input of {input_len} bytes exceeds the slot payload of {} bytes", Slot::PAYLOAD),
-        );
+        ));
     }
     let payload = slot.payload(input_len);
     let long = w.lane >= w.queue.layout().sched_lanes;
@@ -109,7 +139,7 @@ fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
         args[0].load(Ordering::Relaxed),
         args[1].load(Ordering::Relaxed),
     ) else {
-        return Outcome::failed(TaskStatus::BadTask, "the task's route code is unknown");
+        return Routed::Now(Outcome::failed(TaskStatus::BadTask, "the task's route code is unknown"));
     };
     let go = |input: &[u8]| route_task(node, route, pool, method, input, long);
     if h.flags.load(Ordering::Relaxed) & spill::INPUT == 0 {
@@ -122,13 +152,13 @@ fn run_slot(w: &WorkerShared, slot: &Slot<'_>) -> Outcome {
             let input = unsafe { std::slice::from_raw_parts(ptr, bulk.len as usize) };
             go(input)
         }
-        Err(message) => Outcome::failed(TaskStatus::BadTask, format!("task input: {message}")),
+        Err(message) => Routed::Now(Outcome::failed(TaskStatus::BadTask, format!("task input: {message}"))),
     }
 }
 
 /// Runs a task where its route says: here, on one other node, or on
 /// several, gathering one outcome per node.
-fn route_task(node: &Node, route: Route, pool: PoolId, method: u32, input: &[u8], long: bool) -> Outcome {
+fn route_task(node: &Node, route: Route, pool: PoolId, method: u32, input: &[u8], long: bool) -> Routed {
     let network = node.network.get();
     let nodes = network.map_or(1, |n| n.nodes() as u32);
     let route = match route {
@@ -137,13 +167,13 @@ fn route_task(node: &Node, route: Route, pool: PoolId, method: u32, input: &[u8]
     };
     if let Some(target) = route.node(nodes) {
         return if target == node.node_id {
-            run(node, pool, method, input)
+            Routed::Now(run(node, pool, method, input))
         } else {
-            run_remote(node, target, pool, method, input, long)
+            send_remote(node, target, pool, method, input, long)
         };
     }
     if route == Route::Local {
-        return run(node, pool, method, input);
+        return Routed::Now(run(node, pool, method, input));
     }
     let neighborhood = network.map_or(1, |n| n.neighborhood());
     let targets = route.nodes(nodes, neighborhood);
@@ -173,24 +203,24 @@ fn route_task(node: &Node, route: Route, pool: PoolId, method: u32, input: &[u8]
         .into_iter()
         .map(|(n, o)| NodeOutcome { node: n, ok: o.status == TaskStatus::Ok, output: o.output })
         .collect();
-    match chimod_sdk::codec::encode(&gathered) {
+    Routed::Now(match chimod_sdk::codec::encode(&gathered) {
         Ok(output) => Outcome { status: TaskStatus::Ok, output },
         Err(e) => Outcome::failed(TaskStatus::Error, e.to_string()),
-    }
+    })
 }
 
-/// Runs a task on another node: sends it and suspends this task (not the
-/// worker) until the reply, or the wait_for_restart limit, comes.
-fn run_remote(node: &Node, target: u32, pool: PoolId, method: u32, input: &[u8], long: bool) -> Outcome {
+/// Sends a task to another node. Its outcome comes with the reply, or as
+/// an error naming the node when the wait_for_restart limit passes.
+fn send_remote(node: &Node, target: u32, pool: PoolId, method: u32, input: &[u8], long: bool) -> Routed {
     let Some(network) = node.network.get() else {
-        return Outcome::failed(
+        return Routed::Now(Outcome::failed(
             TaskStatus::Error,
             format!("no node {target}: this runtime is a single node (no networking.hostfile)"),
-        );
+        ));
     };
     match network.call(target, pool, method, input, long) {
-        Ok(completion) => completion.wait(),
-        Err(outcome) => outcome,
+        Ok(completion) => Routed::Remote(completion),
+        Err(outcome) => Routed::Now(outcome),
     }
 }
 
@@ -202,11 +232,16 @@ fn spilled(node: &Node, payload: &[u8], segment: BulkSegment) -> Result<(*mut u8
     heaps.get(segment).resolve(&bulk).map(|ptr| (ptr, bulk)).map_err(|e| e.to_string())
 }
 
-/// Completes a client's slot. An input that spilled is freed (the task is
-/// over); an output too large for the slot spills into `runtime_data`,
-/// owned by the client.
+/// Completes a client's slot on its worker.
 fn complete_slot(w: &WorkerShared, index: u32, outcome: Outcome) {
     w.queue.lane(w.lane).finish_one();
+    fill_slot(w, index, outcome);
+}
+
+/// Leaves `outcome` in a client's slot, on any thread. An input that
+/// spilled is freed (the task is over); an output too large for the slot
+/// spills into `runtime_data`, owned by the client.
+fn fill_slot(w: &WorkerShared, index: u32, outcome: Outcome) {
     let Some(slot) = w.queue.try_slot(index) else { return };
     let h = slot.header;
     let heaps = w.node.bulk.get();

@@ -12,7 +12,12 @@
 //! its lane's doorbell (a futex in the shared segment) for `sleep_increment`,
 //! then longer by `sleep_increment` each round up to `max_sleep`, or until
 //! its next periodic task is due. Whoever queues work for a sleeping worker
-//! rings the doorbell, so pick-up after idle is one futex wake.
+//! rings the doorbell, so pick-up after idle is one futex wake. A worker
+//! that has just handed a frame to the network thread yields its core once
+//! before it spins (`handed_off`), so that thread need not wait for it.
+//!
+//! A client's task sent to one other node leaves its worker at once: the
+//! network thread that receives the reply fills the client's slot.
 
 mod execute;
 mod fiber;
@@ -50,6 +55,15 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 thread_local! {
     static CURRENT_WORKER: Cell<Option<u32>> = const { Cell::new(None) };
+    static HANDED_OFF: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that this thread just woke another to pass it work (a frame for
+/// the network thread). A worker that then finds nothing to do yields its
+/// core once before it spins: on a busy machine the woken thread may have
+/// been queued behind it on this very core (docs/benchmarks.md).
+pub fn handed_off() {
+    HANDED_OFF.set(true);
 }
 
 /// The index (lane) of the worker running on this thread, if any.
@@ -170,6 +184,10 @@ fn serve(shared: Arc<WorkerShared>, lane_index: u32, mut idle: Idle, stack_size:
                 inbox.close();
                 break;
             }
+        }
+        if HANDED_OFF.replace(false) {
+            std::thread::yield_now();
+            continue;
         }
         idle.wait(lane, || !lane.is_empty() || inbox.has_work(), timers.next_deadline());
     }
