@@ -22,6 +22,7 @@ mod bdev;
 mod bulk;
 mod error;
 mod lane_choice;
+mod spin;
 mod typed;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -38,10 +39,11 @@ pub use self::bulk::{BulkBuf, TakenBulk};
 pub use self::error::ClientError;
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;
 use self::lane_choice::choose_lane;
+use self::spin::Spinner;
 pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
-use crate::ipc::{Queue, RuntimeState, Slot, Spinner, TaskStatus, futex_wait, spill, state};
+use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
 
 /// How often a sleeping client checks that the runtime is still alive.
@@ -430,7 +432,7 @@ impl PendingTask<'_> {
         }
         let started = Instant::now();
         let mut last_check = started;
-        let mut spinner = Spinner::client(self.client.in_flight.load(Ordering::Relaxed) <= 1);
+        let mut spinner = Spinner::new(self.client.in_flight.load(Ordering::Relaxed) <= 1);
         loop {
             if h.state.load(Ordering::Acquire) == state::DONE {
                 break;

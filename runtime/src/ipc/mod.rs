@@ -24,7 +24,6 @@ mod header;
 mod lane;
 mod layout;
 mod slot;
-mod spin;
 mod status;
 
 pub use futex::{futex_wait, futex_wake};
@@ -32,5 +31,4 @@ pub use header::{Header, RuntimeState};
 pub use lane::Lane;
 pub use layout::{Layout, LayoutError, Queue};
 pub use slot::{SLOT_SIZE, Slot, SlotHeader, spill, state};
-pub use spin::Spinner;
 pub use status::TaskStatus;

@@ -5,7 +5,7 @@
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
-use crate::ipc::{Lane, Spinner, futex_wait};
+use crate::ipc::{Lane, futex_wait};
 
 /// The idle state of one worker.
 #[derive(Debug)]
@@ -15,26 +15,17 @@ pub(super) struct Idle {
     max_sleep: Duration,
     empty_since: Option<Instant>,
     next_sleep: Duration,
-    spinner: Spinner,
 }
 
 impl Idle {
     pub(super) fn new(first_busy_wait: Duration, increment: Duration, max_sleep: Duration) -> Self {
-        Idle {
-            first_busy_wait,
-            increment,
-            max_sleep,
-            empty_since: None,
-            next_sleep: increment,
-            spinner: Spinner::worker(),
-        }
+        Idle { first_busy_wait, increment, max_sleep, empty_since: None, next_sleep: increment }
     }
 
     /// Work arrived: the next idle period starts from a spin again.
     pub(super) fn reset(&mut self) {
         self.empty_since = None;
         self.next_sleep = self.increment;
-        self.spinner = Spinner::worker();
     }
 
     /// Called when there is no work: spins a little, or sleeps until rung,
@@ -42,9 +33,10 @@ impl Idle {
     pub(super) fn wait(&mut self, lane: &Lane, has_work: impl Fn() -> bool, deadline: Option<Instant>) {
         let now = Instant::now();
         let since = *self.empty_since.get_or_insert(now);
-        let idle_for = now.duration_since(since);
-        if idle_for < self.first_busy_wait {
-            self.spinner.pause(idle_for);
+        if now.duration_since(since) < self.first_busy_wait {
+            for _ in 0..4 {
+                std::hint::spin_loop();
+            }
             return;
         }
         let nap = deadline.map_or(self.next_sleep, |d| self.next_sleep.min(d.saturating_duration_since(now)));
