@@ -228,16 +228,21 @@ fn an_idle_runtime_sleeps_and_still_answers() {
     let rt = start(TWO_PLUS_ONE, "");
     let client = attach(&rt);
     client.call_method(PoolId::ADMIN, PING, &()).unwrap();
-    let cpu = |pid: u32| -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    // Nanoseconds on a CPU, summed over the runtime's threads. Not
+    // utime + stime from /proc/PID/stat: those count whole 10 ms clock
+    // ticks, and an idle runtime's few milliseconds in 3 s read as 0, 1, 2
+    // or 3 ticks by chance.
+    let cpu_ns = |pid: u32| -> u64 {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+            .map(|line| line.split_whitespace().next().unwrap().parse::<u64>().unwrap())
+            .sum()
     };
-    let ticks_per_second = rustix::param::clock_ticks_per_second();
-    let before = cpu(rt.pid());
+    let before = cpu_ns(rt.pid());
     let window = Duration::from_secs(3);
     std::thread::sleep(window);
-    let used = (cpu(rt.pid()) - before) as f64 / ticks_per_second as f64;
+    let used = cpu_ns(rt.pid()).saturating_sub(before) as f64 / 1e9;
     assert!(
         used / window.as_secs_f64() < 0.01,
         "idle runtime used {:.2}% CPU",

@@ -31,6 +31,7 @@ pub mod pool;
 pub mod reaper;
 pub mod server;
 pub mod shm;
+mod spin;
 pub mod stop;
 pub mod task;
 pub mod worker;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
@@ -54,20 +54,29 @@ impl Reapers {
         Ok(Reapers { threads })
     }
 
-    /// Waits for the threads, which exit once the node is stopping.
+    /// Wakes the threads, which exit once the node is stopping, and waits
+    /// for them.
     pub fn join(self) {
+        for t in &self.threads {
+            t.thread().unpark();
+        }
         for t in self.threads {
             let _ = t.join();
         }
     }
 }
 
+/// Sleeps `period`, or less once the node is stopping (`Reapers::join`
+/// unparks the thread). An idle runtime's reaper wakes twice a second, not
+/// at every step of a polling sleep.
 fn sleep_unless_stopping(node: &Node, period: Duration) {
-    let step = Duration::from_millis(20);
-    let mut slept = Duration::ZERO;
-    while slept < period && !node.stopping.load(Ordering::SeqCst) {
-        std::thread::sleep(step);
-        slept += step;
+    let until = Instant::now() + period;
+    while !node.stopping.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::park_timeout(left);
     }
 }
 
@@ -76,7 +85,7 @@ pub fn reap(queue: &Queue, index: u32, of: u32) -> u32 {
     let me = std::process::id();
     let mut alive: HashMap<u32, bool> = HashMap::new();
     let mut freed = 0;
-    for i in (index..queue.layout().num_slots).step_by(of.max(1) as usize) {
+    for i in (index..queue.slots_touched()).step_by(of.max(1) as usize) {
         let h = queue.slot(i).header;
         let seen = h.state.load(Ordering::Acquire);
         if seen != state::CLAIMED && seen != state::DONE {

@@ -22,7 +22,6 @@ mod bdev;
 mod bulk;
 mod error;
 mod lane_choice;
-mod spin;
 mod typed;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,16 +38,17 @@ pub use self::bulk::{BulkBuf, TakenBulk};
 pub use self::error::ClientError;
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;
 use self::lane_choice::choose_lane;
-use self::spin::Spinner;
 pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
 use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
+use crate::spin::Spinner;
 
 /// How often a sleeping client checks that the runtime is still alive.
 pub const LIVENESS_PERIOD: Duration = Duration::from_millis(20);
-/// How long a waiting client spins before it sleeps.
+/// How long a client waiting among several tasks in flight spins before
+/// it sleeps (one waiting on its only task spins longer: `crate::spin`).
 const SPIN: Duration = Duration::from_micros(50);
 /// Checks a waiting client makes before it starts reading the clock: most
 /// tasks finish within these, and a clock read costs more than a check.
@@ -433,6 +433,7 @@ impl PendingTask<'_> {
         let started = Instant::now();
         let mut last_check = started;
         let mut spinner = Spinner::new(self.client.in_flight.load(Ordering::Relaxed) <= 1);
+        let spin = spinner.budget(SPIN);
         loop {
             if h.state.load(Ordering::Acquire) == state::DONE {
                 break;
@@ -443,7 +444,7 @@ impl PendingTask<'_> {
             {
                 return Err(ClientError::Timeout(limit));
             }
-            if elapsed < SPIN {
+            if elapsed < spin {
                 spinner.pause(elapsed);
                 continue;
             }

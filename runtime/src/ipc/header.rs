@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// `Header::magic`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"CHIMAIN1");
 /// `Header::layout_version`: bumped whenever any shared structure changes.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// The runtime's life, as clients see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,8 @@ pub enum RuntimeState {
 
 /// The first bytes of the `main` segment. Written once by the runtime before
 /// it sets `state` to `Ready` (release); read by clients after they see
-/// `Ready` (acquire). Only `state`, `free_head` and `round_robin` change later.
+/// `Ready` (acquire). Only `state`, `free_head`, `round_robin` and
+/// `slots_touched` change later.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct Header {
@@ -58,6 +59,13 @@ pub struct Header {
     pub free_head: AtomicU64,
     /// Shared round-robin counter for lane choice.
     pub round_robin: AtomicU64,
+    /// Slots `0..slots_touched` have been handed out at least once; the
+    /// rest have never been used and are taken in order when the free
+    /// stack is empty. So start-up writes no slot, a runtime's resident
+    /// memory grows with the most slots ever in use at once, and the
+    /// reaper scans no further than this (every slot of a 1G segment is
+    /// 262,144 pages).
+    pub slots_touched: AtomicU32,
 }
 
 impl Header {

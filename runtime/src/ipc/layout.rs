@@ -137,16 +137,15 @@ impl Queue {
             state: AtomicU32::new(RuntimeState::Starting as u32),
             free_head: AtomicU64::new(u64::from(NIL)),
             round_robin: AtomicU64::new(0),
+            slots_touched: AtomicU32::new(0),
         };
         let queue = Queue { base, layout };
         for lane in 0..layout.num_lanes {
             queue.lane(lane).init(layout.lane_capacity);
         }
-        for slot in (0..layout.num_slots).rev() {
-            let s = queue.slot(slot);
-            s.header.state.store(state::FREE, Ordering::Relaxed);
-            queue.push_free(slot);
-        }
+        // No slot is written here: a fresh segment is zeros, which is a
+        // `FREE` slot, and `pop_free` hands out slots never used before
+        // from `slots_touched`. Start-up touches none of the slot pages.
         queue
     }
 
@@ -225,14 +224,15 @@ impl Queue {
         unsafe { Slot::at(self.base.add(offset as usize)) }
     }
 
-    /// Takes a free slot, if any.
+    /// Takes a free slot, if any: one given back before (the free stack),
+    /// else one never used.
     pub fn pop_free(&self) -> Option<u32> {
         let head = &self.header().free_head;
         let mut current = head.load(Ordering::Acquire);
         loop {
             let index = current as u32;
             if index == NIL || index >= self.layout.num_slots {
-                return None;
+                return self.take_untouched();
             }
             let next = self.slot(index).header.next_free.load(Ordering::Relaxed);
             let tagged = ((current >> 32).wrapping_add(1) << 32) | u64::from(next);
@@ -241,6 +241,26 @@ impl Queue {
                 Err(seen) => current = seen,
             }
         }
+    }
+
+    /// The lowest slot never handed out, if any is left.
+    fn take_untouched(&self) -> Option<u32> {
+        let touched = &self.header().slots_touched;
+        let mut next = touched.load(Ordering::Relaxed);
+        loop {
+            if next >= self.layout.num_slots {
+                return None;
+            }
+            match touched.compare_exchange_weak(next, next + 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Some(next),
+                Err(seen) => next = seen,
+            }
+        }
+    }
+
+    /// Slots `0..slots_touched()` are all that were ever taken.
+    pub fn slots_touched(&self) -> u32 {
+        self.header().slots_touched.load(Ordering::Relaxed).min(self.layout.num_slots)
     }
 
     /// Marks slot `index` free and returns it to the free stack: the one
@@ -294,13 +314,21 @@ mod tests {
         assert!(l.num_slots > 8 * 10_000, "{}", l.num_slots);
     }
 
-    #[test]
-    fn free_stack_hands_out_each_slot_once() {
+    /// A queue in 4M of zeroed memory (as a fresh segment is), with the
+    /// memory, which must outlive it.
+    fn fresh_queue() -> (Vec<u8>, *mut u8, Layout, Queue) {
         let layout = Layout::compute(4 << 20, 1, 1, 16).unwrap();
         let mem = vec![0u8; (4 << 20) + 4096];
         let base = mem.as_ptr().wrapping_add(mem.as_ptr().align_offset(4096)) as *mut u8;
-        // SAFETY: `mem` is larger than the layout and outlives `queue`.
+        // SAFETY: `mem` is larger than the layout and is returned with the
+        // queue, for the caller to keep while it uses the queue.
         let queue = unsafe { Queue::init(base, 4 << 20, layout, 0) };
+        (mem, base, layout, queue)
+    }
+
+    #[test]
+    fn free_stack_hands_out_each_slot_once() {
+        let (_mem, base, layout, queue) = fresh_queue();
         let mut seen = std::collections::HashSet::new();
         while let Some(i) = queue.pop_free() {
             assert!(seen.insert(i));
@@ -311,5 +339,23 @@ mod tests {
         // SAFETY: as above.
         let attached = unsafe { Queue::attach(base, 4 << 20) }.unwrap();
         assert_eq!(attached.layout(), &layout);
+    }
+
+    #[test]
+    fn slots_touched_marks_the_highest_slot_ever_taken() {
+        let (_mem, _, _, queue) = fresh_queue();
+        assert_eq!(queue.slots_touched(), 0);
+        let taken: Vec<u32> = (0..3).map(|_| queue.pop_free().unwrap()).collect();
+        assert_eq!(queue.slots_touched(), 3, "taken {taken:?}");
+        // Freed slots are taken again first: the mark does not move.
+        for i in taken {
+            queue.release(i);
+        }
+        for _ in 0..3 {
+            queue.pop_free().unwrap();
+        }
+        assert_eq!(queue.slots_touched(), 3);
+        queue.pop_free().unwrap();
+        assert_eq!(queue.slots_touched(), 4);
     }
 }

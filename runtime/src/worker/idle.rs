@@ -1,11 +1,15 @@
 //! What an idle worker does: spin, then sleep in growing steps, and wake at
 //! once when a client rings the lane's doorbell (or another thread posts to
-//! the worker's inbox, which rings the same doorbell).
+//! the worker's inbox, which rings the same doorbell). A worker whose busy
+//! period ran a single task spins longer, yielding (`crate::spin`): its
+//! caller is likely one doing a call at a time, whose next task comes one
+//! round trip later.
 
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crate::ipc::{Lane, futex_wait};
+use crate::spin::Spinner;
 
 /// The idle state of one worker.
 #[derive(Debug)]
@@ -15,11 +19,29 @@ pub(super) struct Idle {
     max_sleep: Duration,
     empty_since: Option<Instant>,
     next_sleep: Duration,
+    /// Tasks started since the worker was last idle.
+    started: u32,
+    spinner: Spinner,
+    spin: Duration,
 }
 
 impl Idle {
     pub(super) fn new(first_busy_wait: Duration, increment: Duration, max_sleep: Duration) -> Self {
-        Idle { first_busy_wait, increment, max_sleep, empty_since: None, next_sleep: increment }
+        Idle {
+            first_busy_wait,
+            increment,
+            max_sleep,
+            empty_since: None,
+            next_sleep: increment,
+            started: 0,
+            spinner: Spinner::new(false),
+            spin: first_busy_wait,
+        }
+    }
+
+    /// A task started.
+    pub(super) fn started(&mut self) {
+        self.started = self.started.saturating_add(1);
     }
 
     /// Work arrived: the next idle period starts from a spin again.
@@ -32,11 +54,18 @@ impl Idle {
     /// the next sleep step passes, or `deadline` (a periodic task) comes.
     pub(super) fn wait(&mut self, lane: &Lane, has_work: impl Fn() -> bool, deadline: Option<Instant>) {
         let now = Instant::now();
+        if self.empty_since.is_none() {
+            // A busy period of timers or wake-ups alone (`started == 0`)
+            // gets the plain spin: an idle runtime's periodic tasks must
+            // not keep it spinning.
+            self.spinner = Spinner::new(self.started == 1);
+            self.started = 0;
+            self.spin = self.spinner.budget(self.first_busy_wait);
+        }
         let since = *self.empty_since.get_or_insert(now);
-        if now.duration_since(since) < self.first_busy_wait {
-            for _ in 0..4 {
-                std::hint::spin_loop();
-            }
+        let waited = now.duration_since(since);
+        if waited < self.spin {
+            self.spinner.pause(waited);
             return;
         }
         let nap = deadline.map_or(self.next_sleep, |d| self.next_sleep.min(d.saturating_duration_since(now)));

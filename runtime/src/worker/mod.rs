@@ -149,10 +149,12 @@ fn serve(shared: Arc<WorkerShared>, lane_index: u32, mut idle: Idle, stack_size:
         }
         if let Some(task) = inbox.pop_task() {
             fibers.start(Job::Internal(task));
+            idle.started();
             worked = true;
         }
         if let Some(slot) = lane.pop(capacity) {
             fibers.start(Job::Slot(slot));
+            idle.started();
             worked = true;
         }
         rounds = rounds.wrapping_add(1);
