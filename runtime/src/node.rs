@@ -26,6 +26,14 @@ pub struct WorkerCounters {
     pub running: [AtomicU64; 4],
 }
 
+/// This process's id, asked of the kernel once: glibc no longer caches
+/// `getpid`, so `std::process::id()` is a system call each time, and the
+/// network thread needs it for every task another node sends.
+pub fn own_pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// A coarse monotonic clock in milliseconds: cheap enough to read for every
 /// task (it reads the kernel's tick, no timer instruction).
 pub fn coarse_now_ms() -> u64 {

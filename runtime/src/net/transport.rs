@@ -429,7 +429,7 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
                 method,
                 input,
                 completion: Some(completion),
-                owner: std::process::id(),
+                owner: crate::node::own_pid(),
                 route: chimod_sdk::Route::Local,
             };
             // A refused task's completion is failed by `submit`, which sends the reply.

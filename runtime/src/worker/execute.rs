@@ -35,7 +35,7 @@ impl Job {
                 w.queue.try_slot(*index).map_or(0, |s| s.header.owner_pid.load(Ordering::Relaxed))
             }
             Job::Internal(task) => task.owner,
-            Job::Periodic(_) => std::process::id(),
+            Job::Periodic(_) => crate::node::own_pid(),
         }
     }
 }
