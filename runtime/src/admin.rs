@@ -181,10 +181,13 @@ fn stats(node: &Node) -> RuntimeStats {
         .unwrap_or_default();
     let (slots_total, slots_free) = queue.map_or((0, 0), |q| {
         let total = q.layout().num_slots;
-        let free = (0..total)
+        // Slots never handed out are free without a look (and looking
+        // would fault in their pages).
+        let touched = q.slots_touched();
+        let free = (0..touched)
             .filter(|i| q.slot(*i).header.state.load(Ordering::Relaxed) == crate::ipc::state::FREE)
-            .count();
-        (total, free as u32)
+            .count() as u32;
+        (total, free + (total - touched))
     });
     RuntimeStats {
         slots_total,

@@ -82,7 +82,7 @@ fn sleep_unless_stopping(node: &Node, period: Duration) {
 
 /// One pass over this reaper's share of the slots; returns how many it freed.
 pub fn reap(queue: &Queue, index: u32, of: u32) -> u32 {
-    let me = std::process::id();
+    let me = crate::node::own_pid();
     let mut alive: HashMap<u32, bool> = HashMap::new();
     let mut freed = 0;
     for i in (index..queue.slots_touched()).step_by(of.max(1) as usize) {
@@ -106,7 +106,7 @@ pub fn reap(queue: &Queue, index: u32, of: u32) -> u32 {
 
 /// Frees the bulk buffers of dead processes in both data segments.
 pub fn reap_bulk(heaps: &BulkHeaps) {
-    let me = std::process::id();
+    let me = crate::node::own_pid();
     for heap in [&heaps.client, &heaps.runtime] {
         for pid in heap.owners() {
             if pid == me || process_alive(pid) {
