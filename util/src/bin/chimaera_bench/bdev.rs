@@ -74,6 +74,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     );
     let result = with_runtime(&config, |port| measure_all(args, port, depth, size, &device));
     let _ = std::fs::remove_file(&device);
+    let _ = std::fs::remove_file(fio_file(&device));
     result
 }
 
@@ -106,8 +107,12 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
         if pool == FILE_DEV {
             println!("file device: direct I/O (O_DIRECT) {}, io_uring {}", stats.direct_io, stats.async_io);
         }
-        // Write everything once so reads read real data.
+        // Write everything once so reads read real data; fio's file too,
+        // so that both overwrite blocks that are already written.
         fill(&client, pool, &blocks, depth)?;
+        if pool == FILE_DEV && fio.is_some() {
+            fio_fill(device, size)?;
+        }
         for bs in args.block_sizes.iter().map(|s| s.bytes()) {
             if !bs.is_power_of_two() || !(512..=CHUNK).contains(&bs) {
                 return Err(format!("--block-sizes: {bs} is not a power of two from 512 to 1M"));
@@ -301,11 +306,31 @@ fn fio_version() -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// fio with the same block size, pattern, depth and direct I/O, on a file
-/// of its own beside the device file.
+/// fio's own file, beside the device file. It lives as long as the device
+/// file: deleting it after each figure (as this bench once did) made a
+/// file system mounted with `discard` trim a whole device's worth of
+/// blocks just before the next figure of ours, which then ran at half
+/// speed (docs/benchmarks.md).
+fn fio_file(device: &Path) -> std::path::PathBuf {
+    device.with_extension("fio")
+}
+
+/// Writes fio's whole file once, as `fill` does the device.
+fn fio_fill(device: &Path, size: u64) -> Result<(), String> {
+    let work = Workload { bs: CHUNK, op: Op::Write, random: false, qd: 16, seconds: Duration::ZERO };
+    fio(device, size, work, false).map(|_| ())
+}
+
+/// fio with the same block size, pattern, depth and direct I/O, on its
+/// file beside the device file.
 fn fio_figure(device: &Path, size: u64, work: Workload) -> Result<Figure, String> {
+    fio(device, size, work, true)
+}
+
+/// Runs fio: for `work.seconds` when `timed`, else once over the file.
+fn fio(device: &Path, size: u64, work: Workload, timed: bool) -> Result<Figure, String> {
     let Workload { bs, op, random, qd, seconds } = work;
-    let file = device.with_extension("fio");
+    let file = fio_file(device);
     let rw = match (op, random) {
         (Op::Write, false) => "write",
         (Op::Write, true) => "randwrite",
@@ -313,6 +338,8 @@ fn fio_figure(device: &Path, size: u64, work: Workload) -> Result<Figure, String
         (Op::Read, true) => "randread",
     };
     let engine = if qd == 1 { "psync" } else { "libaio" };
+    let runtime = format!("--runtime={}", seconds.as_secs_f64().max(1.0));
+    let timing: &[&str] = if timed { &[&runtime, "--time_based"] } else { &[] };
     let out = Command::new("fio")
         .args([
             "--name=limit",
@@ -323,13 +350,11 @@ fn fio_figure(device: &Path, size: u64, work: Workload) -> Result<Figure, String
             "--direct=1",
             &format!("--ioengine={engine}"),
             &format!("--iodepth={qd}"),
-            &format!("--runtime={}", seconds.as_secs_f64().max(1.0)),
-            "--time_based",
             "--output-format=json",
         ])
+        .args(timing)
         .output()
         .map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_file(&file);
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
