@@ -343,3 +343,33 @@ fn a_module_s_subtasks_take_routes_too() {
     assert_eq!(all.iter().map(|o| o.node).collect::<Vec<_>>(), [0, 1, 2]);
     assert!(all.iter().all(|o| RUNTIME_STATS.decode_output(&o.output).unwrap().node_id == o.node));
 }
+
+#[test]
+fn the_remote_bench_reports_every_figure_it_promises() {
+    let out = std::process::Command::new(chimaera_test_support::artifacts().bin("chimaera_bench"))
+        .args(["--mode", "remote", "--tasks", "300", "--window", "4,16", "--repeat", "3"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // Every figure is a positive number.
+    let figure = |prefix: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"));
+        let value = line[prefix.len()..].split_whitespace().next().unwrap();
+        value.parse().unwrap_or_else(|_| panic!("{line}"))
+    };
+    for prefix in [
+        "remote task round trip: p50",
+        "remote pipelined throughput (window 4):",
+        "remote pipelined throughput (window 16):",
+        "raw TCP ping-pong (24-byte frames): p50",
+        "raw ZeroMQ REQ/REP (24-byte frames): p50",
+    ] {
+        assert!(figure(prefix) > 0.0, "{prefix} in:\n{text}");
+    }
+    assert!(text.contains("(median of 3:"), "{text}");
+    assert!(text.contains("--window 4,16 --repeat 3"), "the rerun line repeats the windows: {text}");
+}

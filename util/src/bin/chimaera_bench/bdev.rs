@@ -163,7 +163,7 @@ fn measure_all(args: &Args, port: u16, depth: u32, size: u64, device: &Path) -> 
         args.seconds,
         args.repeat,
         args.devices.join(","),
-        args.block_sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        crate::list(&args.block_sizes)
     );
     Ok(())
 }

@@ -47,9 +47,10 @@ pub struct Args {
     /// Client thread counts to measure synchronous throughput with (tasks mode).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     threads: Vec<u32>,
-    /// Tasks in flight per thread in the pipelined mode (tasks mode).
-    #[arg(long, default_value_t = 64)]
-    window: usize,
+    /// Tasks in flight per client thread in the pipelined figures (tasks and
+    /// remote modes); several, comma-separated, give one figure each.
+    #[arg(long, value_delimiter = ',', default_value = "64", value_parser = clap::value_parser!(u32).range(1..))]
+    window: Vec<u32>,
     /// Scheduler workers of the runtime the bench starts.
     #[arg(long, default_value_t = 1)]
     sched_workers: u32,
@@ -68,8 +69,9 @@ pub struct Args {
     /// Block sizes to measure (bdev mode).
     #[arg(long, value_delimiter = ',', default_value = "4K,64K,1M")]
     block_sizes: Vec<chimod_sdk::Size>,
-    /// Measurements per figure, ours and the limit alternating; the median
-    /// is shown (bdev mode).
+    /// Measurements per figure; the median is shown (bdev mode: ours and
+    /// the limit alternating; remote mode: pipelined throughput, with the
+    /// range).
     #[arg(long, default_value_t = 3)]
     repeat: u32,
     /// Seconds per figure (bdev mode).
@@ -113,4 +115,9 @@ fn main() -> ExitCode {
 /// Microseconds, for printing.
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
+}
+
+/// A list as the command line takes it: `1,2`.
+fn list<T: ToString>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }

@@ -2,6 +2,7 @@
 //! transport's own limits measured in the same run: a raw TCP ping-pong
 //! and a raw ZeroMQ request/reply of the same frame size.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -47,30 +48,50 @@ pub fn run(args: &Args) -> Result<(), String> {
         samples.push(t.elapsed());
     }
     print_latency("remote task round trip", &mut samples);
-    let started = Instant::now();
-    let mut inflight: std::collections::VecDeque<PendingTask<'_>> = std::collections::VecDeque::new();
-    for _ in 0..tasks {
-        if inflight.len() == args.window {
-            inflight.pop_front().expect("non-empty").wait(None).map_err(|e| e.to_string())?;
-        }
-        inflight.push_back(client.submit(&spec).map_err(|e| e.to_string())?);
+    for &window in &args.window {
+        // One figure is a fraction of a second: on a shared VM it swings by
+        // half between runs, so show the median and the range.
+        let mut runs = (0..args.repeat.max(1))
+            .map(|_| pipelined(&client, &spec, tasks, window as usize))
+            .collect::<Result<Vec<f64>, String>>()?;
+        runs.sort_by(f64::total_cmp);
+        println!(
+            "remote pipelined throughput (window {window}): {:.0} tasks/s (median of {}: {:.0} to {:.0})",
+            runs[runs.len() / 2],
+            runs.len(),
+            runs[0],
+            runs[runs.len() - 1]
+        );
     }
-    for t in inflight {
-        t.wait(None).map_err(|e| e.to_string())?;
-    }
-    println!(
-        "remote pipelined throughput (window {}): {:.0} tasks/s",
-        args.window,
-        tasks as f64 / started.elapsed().as_secs_f64()
-    );
     // The frame a ping request is on the wire (about this many bytes).
     let frame = 24;
     let mut tcp = tcp_ping_pong(frame, tasks)?;
     print_latency(&format!("raw TCP ping-pong ({frame}-byte frames)"), &mut tcp);
     let mut zmq = zmq_req_rep(frame, tasks)?;
     print_latency(&format!("raw ZeroMQ REQ/REP ({frame}-byte frames)"), &mut zmq);
-    println!("rerun: chimaera_bench --mode remote --tasks {} --window {}", args.tasks, args.window);
+    println!(
+        "rerun: chimaera_bench --mode remote --tasks {} --window {} --repeat {}",
+        args.tasks,
+        crate::list(&args.window),
+        args.repeat
+    );
     Ok(())
+}
+
+/// Tasks per second with `window` tasks in flight.
+fn pipelined(client: &Client, spec: &TaskSpec<'_>, tasks: u64, window: usize) -> Result<f64, String> {
+    let started = Instant::now();
+    let mut inflight: VecDeque<PendingTask<'_>> = VecDeque::with_capacity(window);
+    for _ in 0..tasks {
+        if inflight.len() == window {
+            inflight.pop_front().expect("non-empty").wait(None).map_err(|e| e.to_string())?;
+        }
+        inflight.push_back(client.submit(spec).map_err(|e| e.to_string())?);
+    }
+    for t in inflight {
+        t.wait(None).map_err(|e| e.to_string())?;
+    }
+    Ok(tasks as f64 / started.elapsed().as_secs_f64())
 }
 
 fn print_latency(what: &str, samples: &mut [Duration]) {

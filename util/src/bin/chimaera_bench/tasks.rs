@@ -42,16 +42,17 @@ pub fn run(args: &Args, port: u16) -> Result<(), String> {
         let rate = throughput(port, threads, args.tasks, 1)?;
         println!("throughput sync, {threads} client thread(s): {:.0} tasks/s", rate);
     }
-    for &threads in &args.threads {
-        let rate = throughput(port, threads, args.tasks, args.window)?;
-        println!(
-            "throughput pipelined (window {}), {threads} client thread(s): {:.0} tasks/s",
-            args.window, rate
-        );
+    for &window in &args.window {
+        for &threads in &args.threads {
+            let rate = throughput(port, threads, args.tasks, window as usize)?;
+            println!("throughput pipelined (window {window}), {threads} client thread(s): {rate:.0} tasks/s");
+        }
     }
     println!(
-        "rerun: chimaera_bench --tasks {} --threads {:?} --window {}",
-        args.tasks, args.threads, args.window
+        "rerun: chimaera_bench --tasks {} --threads {} --window {}",
+        args.tasks,
+        crate::list(&args.threads),
+        crate::list(&args.window)
     );
     Ok(())
 }
