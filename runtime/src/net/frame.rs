@@ -8,10 +8,14 @@ use serde::{Deserialize, Serialize};
 
 /// "CHIN": a Chimaera node frame.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"CHIN");
-/// Bumped whenever `Frame` changes.
-pub const VERSION: u16 = 1;
+/// Bumped whenever `Frame` changes (2: pool ids as two integers).
+pub const VERSION: u16 = 2;
 /// The largest frame accepted: larger ones are dropped unread.
 pub const MAX_FRAME: usize = 64 << 20;
+
+/// Bytes a frame takes besides its payload, at most (varints of the
+/// integers, the payload's length, and a cluster key's tag).
+const HEADROOM: usize = 96;
 
 /// A message between nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +38,7 @@ pub enum Body {
         /// The sender's id for the call, echoed in the reply.
         id: u64,
         /// Target pool.
+        #[serde(with = "pool_pair")]
         pool: PoolId,
         /// Method.
         method: u32,
@@ -53,6 +58,23 @@ pub enum Body {
         /// Output, or the error message.
         output: Vec<u8>,
     },
+}
+
+/// A pool id on the wire as its two integers: `PoolId`'s own serde form is
+/// the text "major.minor" (what YAML and JSON need), and formatting and
+/// parsing that text for every frame showed in the network profile.
+mod pool_pair {
+    use chimod_sdk::PoolId;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(pool: &PoolId, serializer: S) -> Result<S::Ok, S::Error> {
+        (pool.major, pool.minor).serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PoolId, D::Error> {
+        let (major, minor) = <(u32, u32)>::deserialize(deserializer)?;
+        Ok(PoolId::new(major, minor))
+    }
 }
 
 /// Why a frame was dropped.
@@ -90,8 +112,15 @@ impl Frame {
 
     /// The frame's bytes.
     pub fn encode(&self) -> Vec<u8> {
+        // Room for the header and the payload at once: growing the vector
+        // on the way showed in the profile.
+        let payload = match &self.body {
+            Body::Request { input, .. } => input.len(),
+            Body::Reply { output, .. } => output.len(),
+            Body::Heartbeat => 0,
+        };
         // A frame of plain integers and byte vectors always encodes.
-        postcard::to_allocvec(self).unwrap_or_default()
+        postcard::to_extend(self, Vec::with_capacity(HEADROOM + payload)).unwrap_or_default()
     }
 
     /// Checks and decodes bytes from the network (`nodes` in the cluster).
