@@ -2,12 +2,11 @@
 //! transport's own limits measured in the same run: a raw TCP ping-pong
 //! and a raw ZeroMQ request/reply of the same frame size.
 
-use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use chimaera::client::{Client, PendingTask, TaskSpec};
+use chimaera::client::{Client, TaskSpec};
 use chimaera::shm::ShmIdentity;
 use chimod_sdk::admin::PING;
 use chimod_sdk::{PoolId, Route};
@@ -81,16 +80,7 @@ pub fn run(args: &Args) -> Result<(), String> {
 /// Tasks per second with `window` tasks in flight.
 fn pipelined(client: &Client, spec: &TaskSpec<'_>, tasks: u64, window: usize) -> Result<f64, String> {
     let started = Instant::now();
-    let mut inflight: VecDeque<PendingTask<'_>> = VecDeque::with_capacity(window);
-    for _ in 0..tasks {
-        if inflight.len() == window {
-            inflight.pop_front().expect("non-empty").wait(None).map_err(|e| e.to_string())?;
-        }
-        inflight.push_back(client.submit(spec).map_err(|e| e.to_string())?);
-    }
-    for t in inflight {
-        t.wait(None).map_err(|e| e.to_string())?;
-    }
+    crate::keep_in_flight(client, spec, tasks, window)?;
     Ok(tasks as f64 / started.elapsed().as_secs_f64())
 }
 

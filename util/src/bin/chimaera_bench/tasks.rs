@@ -66,19 +66,7 @@ fn throughput(port: u16, threads: u32, tasks: u64, window: usize) -> Result<f64,
                 let client = Client::attach_port(port, Duration::from_secs(10)).map_err(|e| e.to_string())?;
                 let input = PING.encode_input(&()).map_err(|e| e.to_string())?;
                 let spec = TaskSpec::new(PoolId::ADMIN, PING.id, &input);
-                let mut inflight = std::collections::VecDeque::with_capacity(window);
-                for _ in 0..per_thread {
-                    if inflight.len() == window {
-                        let task: chimaera::client::PendingTask<'_> =
-                            inflight.pop_front().expect("non-empty");
-                        task.wait(None).map_err(|e| e.to_string())?;
-                    }
-                    inflight.push_back(client.submit(&spec).map_err(|e| e.to_string())?);
-                }
-                for task in inflight {
-                    task.wait(None).map_err(|e| e.to_string())?;
-                }
-                Ok(())
+                crate::keep_in_flight(&client, &spec, per_thread, window)
             })
         })
         .collect();
