@@ -112,8 +112,8 @@ impl RuntimeProcess {
     /// Removes whatever shared memory of this runtime's identity exists.
     pub fn remove_shared_memory(&self) {
         let identity = self.identity();
-        for seg in SEGMENTS {
-            let _ = rustix::shm::unlink(identity.segment_name(seg).as_str());
+        for name in chimaera::shm::all_names(&identity) {
+            let _ = rustix::shm::unlink(name.as_str());
         }
     }
 

@@ -50,8 +50,50 @@ impl RuntimeFlags {
     }
 }
 
+/// Prints `<tool>: warning: <text>` on stderr (a closed stderr is ignored).
+pub fn warn_line(tool: &str, text: &dyn Display) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{tool}: warning: {text}");
+}
+
 /// Prints `<tool>: <error>` on stderr and returns exit code `code`.
 pub fn fail(tool: &str, code: u8, error: &dyn Display) -> ExitCode {
-    eprintln!("{tool}: {error}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{tool}: {error}");
     ExitCode::from(code)
+}
+
+/// The longest wait or timeout a tool accepts, in seconds (a week): more
+/// than any deployment waits, and far from the overflow of a clock.
+pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// Parses a `--timeout` / `--wait` value: a finite number of seconds from
+/// 0 to [`MAX_SECONDS`], fractions allowed. Anything else is a usage error
+/// (exit 2) that names the flag, never a panic.
+///
+/// ```
+/// use chimaera_util::parse_seconds;
+/// assert_eq!(parse_seconds("1.5").unwrap(), std::time::Duration::from_millis(1500));
+/// assert!(parse_seconds("inf").is_err());
+/// assert!(parse_seconds("1e30").is_err());
+/// assert!(parse_seconds("-1").is_err());
+/// ```
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let range = || format!("a number of seconds from 0 to {MAX_SECONDS} (one week)");
+    let value: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not {}", range()))?;
+    if !value.is_finite() || !(0.0..=MAX_SECONDS).contains(&value) {
+        return Err(format!("`{text}` is out of range: give {}", range()));
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
+}
+
+/// Prints one line on stdout, as `println!` does, but a closed stdout
+/// (`chimaera_compose ... | head -1`) is no panic: the tool goes on with
+/// its work and prints nothing more.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
 }

@@ -42,6 +42,19 @@ pub enum ClientError {
         /// Its port.
         port: u16,
     },
+    /// The runtime this client attached to died and another one of the same
+    /// identity started: this client's tasks and memory belong to the dead one.
+    #[error(
+        "the runtime for port {port} restarted (incarnation {old:016x} is gone, {new:016x} serves now); attach again"
+    )]
+    Restarted {
+        /// Its port.
+        port: u16,
+        /// The incarnation this client attached to.
+        old: u64,
+        /// The one serving now.
+        new: u64,
+    },
     /// Every lane (or every slot) stayed full for the submit timeout.
     #[error("task queue full: lane {lane} held queue_depth {depth} tasks for {waited:?}")]
     QueueFull {

@@ -42,7 +42,7 @@ pub use self::typed::TypedPending;
 use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
 use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
-use crate::shm::{SEGMENTS, Segment, ShmIdentity, runtime_alive};
+use crate::shm::{SEGMENTS, Segment, ShmError, ShmIdentity, incarnation_alive, runtime_alive};
 use crate::spin::Spinner;
 
 /// How often a sleeping client checks that the runtime is still alive.
@@ -96,6 +96,10 @@ pub struct Client {
     _data: [Segment; 2],
     identity: ShmIdentity,
     port: u16,
+    /// Which start of the runtime this client attached to.
+    incarnation: u64,
+    /// The bound on every `call` (`set_call_timeout`).
+    call_timeout: Option<Duration>,
     /// This process: a client belongs to the process that attached it
     /// (`getpid` is a system call, so it is asked once).
     pid: u32,
@@ -136,51 +140,40 @@ impl Client {
         }
     }
 
-    /// Attaches to the runtime whose shared memory `identity` names.
+    /// Attaches to the runtime whose shared memory `identity` names. A
+    /// runtime that is starting (it holds the identity but has not
+    /// published its queue, or has not marked it ready) is waited for up
+    /// to `ready_timeout`; none at all is [`ClientError::NoRuntime`] at once.
     pub fn attach_identity(identity: ShmIdentity, ready_timeout: Duration) -> Result<Client, ClientError> {
         let port = identity.port();
-        let no_runtime = || ClientError::NoRuntime { identity: identity.to_string(), port };
-        let main_name = identity.segment_name(SEGMENTS[0]);
-        if let Err(rustix::io::Errno::ACCESS) =
-            rustix::shm::open(main_name.as_str(), rustix::shm::OFlags::RDWR, rustix::shm::Mode::empty())
-        {
-            return Err(ClientError::Permission {
-                segment: main_name,
-                uid: rustix::process::getuid().as_raw(),
-            });
-        }
-        if !runtime_alive(&identity) {
-            return Err(no_runtime());
-        }
-        let main = Segment::open(&identity.segment_name(SEGMENTS[0])).map_err(|e| match e {
-            crate::shm::ShmError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                no_runtime()
-            }
-            other => ClientError::Shm(other.to_string()),
-        })?;
         let started = Instant::now();
-        // A runtime writes the header before it publishes `Ready`; until
-        // then the header may be half-written, so check it only after.
-        let header_state = |main: &Segment| {
-            // SAFETY: the first bytes of `main` are the header's `magic`
-            // and `state` fields, read as atomics; the segment is mapped.
-            let header = unsafe { &*main.as_ptr().cast::<crate::ipc::Header>() };
-            header.state()
-        };
-        while main.len() < size_of::<crate::ipc::Header>() || header_state(&main) == RuntimeState::Starting {
-            if started.elapsed() > ready_timeout {
+        let main = loop {
+            match open_live_main(&identity)? {
+                Some(main) if header_of(&main).state() != RuntimeState::Starting => break main,
+                // Published but not ready yet, or not published yet while
+                // the identity is held: a runtime is starting. Polled:
+                // nothing cheaper announces either step.
+                Some(_) => {}
+                None if runtime_alive(&identity) => {}
+                None => return Err(ClientError::NoRuntime { identity: identity.to_string(), port }),
+            }
+            if started.elapsed() >= ready_timeout {
                 return Err(ClientError::NotReady { port, waited: ready_timeout });
             }
-            if !runtime_alive(&identity) {
-                return Err(no_runtime());
-            }
             std::thread::sleep(Duration::from_millis(5));
-        }
+        };
         // SAFETY: the mapping lives in `_main`, which outlives `queue`.
         let queue = unsafe { Queue::attach(main.as_ptr(), main.len() as u64) }?;
+        let incarnation = queue.header().incarnation;
         let open =
-            |name| Segment::open(&identity.segment_name(name)).map_err(|e| ClientError::Shm(e.to_string()));
+            |name| Segment::open(&identity.segment_name(name), identity.uid()).map_err(shm_error(&identity));
         let data = [open(SEGMENTS[1])?, open(SEGMENTS[2])?];
+        // The data segments were opened by name: they are this runtime's
+        // only if it still lived after they were opened (a runtime's
+        // successor replaces the names only once it is dead).
+        if !incarnation_alive(&main) {
+            return Err(ClientError::RuntimeDied { port });
+        }
         let heap = |seg: &Segment, which| {
             // SAFETY: the mapping lives in `_data`, which outlives `heaps`.
             unsafe { BulkHeap::attach(seg.as_ptr(), seg.len() as u64, which) }
@@ -196,9 +189,32 @@ impl Client {
             _data: data,
             identity,
             port,
+            incarnation,
+            call_timeout: None,
             pid: std::process::id(),
             in_flight: AtomicU32::new(0),
         })
+    }
+
+    /// The incarnation of the runtime this client is attached to (see
+    /// [`ClientError::Restarted`]).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// `Ok` while the runtime this client attached to lives; else whether
+    /// it died or was replaced by a new one.
+    fn check_alive(&self) -> Result<(), ClientError> {
+        if incarnation_alive(&self._main) {
+            return Ok(());
+        }
+        let now = open_live_main(&self.identity).ok().flatten().map(|main| header_of(&main).incarnation);
+        match now {
+            Some(new) if new != 0 && new != self.incarnation => {
+                Err(ClientError::Restarted { port: self.port, old: self.incarnation, new })
+            }
+            _ => Err(ClientError::RuntimeDied { port: self.port }),
+        }
     }
 
     /// The port of the runtime this client talks to.
@@ -218,9 +234,28 @@ impl Client {
         self.enqueue(task, true).map(drop)
     }
 
-    /// Runs method `method` of `pool` on encoded input and waits for the output.
+    /// Bounds every [`Client::call`] (and the typed calls built on it:
+    /// admin, bdev): waiting for room in the queue and for the output
+    /// together take at most `timeout`, whatever the runtime does (it may
+    /// be stopped with SIGSTOP, or busy). `None`, the default, waits for
+    /// as long as the task runs, and still notices a runtime that dies.
+    pub fn set_call_timeout(&mut self, timeout: Option<Duration>) {
+        self.call_timeout = timeout;
+    }
+
+    /// Runs method `method` of `pool` on encoded input and waits for the
+    /// output (bounded by [`Client::set_call_timeout`]).
     pub fn call(&self, pool: PoolId, method: u32, input: &[u8]) -> Result<Vec<u8>, ClientError> {
-        self.submit(&TaskSpec::new(pool, method, input))?.wait(None)
+        let mut task = TaskSpec::new(pool, method, input);
+        let Some(limit) = self.call_timeout else { return self.submit(&task)?.wait(None) };
+        let started = Instant::now();
+        task.submit_timeout = task.submit_timeout.min(limit);
+        let pending = self.submit(&task)?;
+        let left = limit.saturating_sub(started.elapsed());
+        pending.wait(Some(left)).map_err(|e| match e {
+            ClientError::Timeout(_) => ClientError::Timeout(limit),
+            other => other,
+        })
     }
 
     /// Runs a typed method and waits for its typed output.
@@ -379,10 +414,49 @@ impl Client {
                 waited: started.elapsed(),
             });
         }
-        if backoff.step() && !runtime_alive(&self.identity) {
-            return Err(ClientError::RuntimeDied { port: self.port });
+        if backoff.step() {
+            self.check_alive()?;
         }
         Ok(())
+    }
+}
+
+/// The `main` segment of `identity` if a live runtime made it: `None`
+/// when there is none, or only what a dead runtime left.
+fn open_live_main(identity: &ShmIdentity) -> Result<Option<Segment>, ClientError> {
+    match Segment::open(&identity.segment_name(SEGMENTS[0]), identity.uid()) {
+        // Published whole (renamed into place once sized): a segment too
+        // small for its header is a foreign file, refused by `attach`.
+        Ok(main) if incarnation_alive(&main) && main.len() >= size_of::<crate::ipc::Header>() => {
+            Ok(Some(main))
+        }
+        Ok(main) if incarnation_alive(&main) => Err(ClientError::Layout(crate::ipc::LayoutError::Foreign(
+            format!("{} bytes is smaller than its header", main.len()),
+        ))),
+        Ok(_) => Ok(None),
+        Err(ShmError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(shm_error(identity)(e)),
+    }
+}
+
+/// The header at the start of a `main` segment.
+fn header_of(main: &Segment) -> &crate::ipc::Header {
+    // SAFETY: the caller checked the segment holds a header; its fields a
+    // client reads before `Ready` (`state`) are atomics, and the rest are
+    // written before `Ready` is published.
+    unsafe { &*main.as_ptr().cast::<crate::ipc::Header>() }
+}
+
+/// A segment that cannot be opened, as a client error.
+fn shm_error(identity: &ShmIdentity) -> impl Fn(ShmError) -> ClientError + '_ {
+    move |e| match e {
+        ShmError::Io { name, source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            ClientError::Permission { segment: name, uid: rustix::process::getuid().as_raw() }
+        }
+        ShmError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            ClientError::NoRuntime { identity: identity.to_string(), port: identity.port() }
+        }
+        other => ClientError::Shm(other.to_string()),
     }
 }
 
@@ -459,10 +533,10 @@ impl PendingTask<'_> {
             h.waiters.store(0, Ordering::Relaxed);
             if last_check.elapsed() >= LIVENESS_PERIOD && h.state.load(Ordering::Acquire) != state::DONE {
                 last_check = Instant::now();
-                if !runtime_alive(&self.client.identity) {
+                if let Err(gone) = self.client.check_alive() {
                     // The slot belongs to a dead runtime's memory: leave it.
                     self.done = true;
-                    return Err(ClientError::RuntimeDied { port: self.client.port });
+                    return Err(gone);
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// `Header::magic`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"CHIMAIN1");
 /// `Header::layout_version`: bumped whenever any shared structure changes.
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// The runtime's life, as clients see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,9 @@ pub struct Header {
     pub layout_version: u32,
     /// The runtime's process id.
     pub runtime_pid: u32,
+    /// A random number drawn at every start: which runtime of an identity
+    /// this is. A client names it when that runtime is gone.
+    pub incarnation: u64,
     /// Lanes `0..sched_lanes` are served by scheduler workers, the rest by slow workers.
     pub sched_lanes: u32,
     /// Total lanes.
@@ -82,4 +85,22 @@ impl Header {
     pub fn set_state(&self, state: RuntimeState) {
         self.state.store(state as u32, Ordering::Release);
     }
+}
+
+/// A fresh incarnation number: random, so two starts of one identity never
+/// share one (and never 0, which reads as "none").
+pub fn fresh_incarnation() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: `bytes` is valid for 8 bytes of writes.
+    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    let random = if got == 8 {
+        u64::from_le_bytes(bytes)
+    } else {
+        // No entropy source: the clock and the process id still differ per start.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        nanos ^ (u64::from(std::process::id()) << 40)
+    };
+    random.max(1)
 }

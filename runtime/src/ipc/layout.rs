@@ -124,6 +124,7 @@ impl Queue {
             magic: MAGIC,
             layout_version: LAYOUT_VERSION,
             runtime_pid: std::process::id(),
+            incarnation: super::header::fresh_incarnation(),
             sched_lanes: layout.sched_lanes,
             num_lanes: layout.num_lanes,
             lane_capacity: layout.lane_capacity,

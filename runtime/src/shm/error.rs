@@ -30,6 +30,16 @@ pub enum ShmError {
         /// The locked segment.
         name: String,
     },
+    /// Something that is not this runtime's stands under one of its names.
+    #[error(
+        "refusing {path}: it is {what}; it was not left by a runtime of this user, so it is neither used nor removed (remove it by hand, or give this runtime another networking.port)"
+    )]
+    Refused {
+        /// The path in `/dev/shm`.
+        path: String,
+        /// What it is, and whose.
+        what: String,
+    },
     /// Any other system call failure.
     #[error("shared memory segment {name}: {action}: {source}")]
     Io {
@@ -44,6 +54,18 @@ pub enum ShmError {
 }
 
 impl ShmError {
+    /// The same error told of segment `segment` (what the operator knows
+    /// it as) rather than the name it was being built under.
+    pub(super) fn for_segment(self, segment: &str) -> ShmError {
+        match self {
+            ShmError::Allocate { size, reason, free, .. } => {
+                ShmError::Allocate { name: segment.to_owned(), size, reason, free }
+            }
+            ShmError::Io { action, source, .. } => ShmError::Io { name: segment.to_owned(), action, source },
+            other => other,
+        }
+    }
+
     pub(super) fn io<'a>(
         name: &'a str,
         action: &'static str,

@@ -57,6 +57,11 @@ impl ShmIdentity {
         ShmIdentity { node, ..self.clone() }
     }
 
+    /// The user the runtime runs as, who owns its shared memory.
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+
     /// The runtime's `networking.port`.
     pub fn port(&self) -> u16 {
         self.port

@@ -6,20 +6,27 @@
 //! (`fallocate`), so a `/dev/shm` that is too small (Docker's `shm_size`)
 //! fails at start with a message instead of a SIGBUS under load.
 //!
-//! The runtime holds an exclusive `flock` on the `main` segment for its whole
-//! life. The kernel drops that lock when the process dies however it dies,
-//! which makes the lock the liveness signal: segments found unlocked at start
-//! were left by a runtime that crashed, and are reclaimed.
+//! The runtime holds two locks for its whole life (`lock.rs`): one on the
+//! identity's lock file, which says the identity is taken and serializes
+//! every change to its names, and one on its own `main` segment, which
+//! tells a client whether the runtime it attached to still lives. The
+//! kernel drops both when the process dies however it dies; segments found
+//! at start under an unlocked identity were left by a runtime that crashed,
+//! and are replaced by new ones (`segment_set.rs`). Anything under those
+//! names that such a runtime could not have left is refused (`leftover.rs`).
 
 mod error;
 mod identity;
+mod leftover;
+mod lock;
+mod path;
 mod segment;
 mod segment_set;
 
 pub use error::ShmError;
 pub use identity::{RUNTIME_UID_VAR, ShmIdentity};
 pub use segment::Segment;
-pub use segment_set::{SEGMENTS, SegmentSet, runtime_alive};
+pub use segment_set::{LOCK, SEGMENTS, SegmentSet, all_names, incarnation_alive, runtime_alive};
 
 /// Where Linux keeps POSIX shared memory objects.
 pub const SHM_DIR: &str = "/dev/shm";

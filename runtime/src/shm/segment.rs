@@ -5,82 +5,97 @@ use std::os::fd::AsFd;
 
 use chimod_sdk::Size;
 use memmap2::{MmapOptions, MmapRaw};
+use rustix::fs::OFlags;
 use rustix::fs::{FallocateFlags, Mode};
-use rustix::shm::OFlags;
 
+use super::leftover::check_stat;
+use super::path::{self, shm_path};
 use super::{SHM_DIR, ShmError};
 
 /// A mapped segment. Creating one reserves its memory; dropping it unmaps
 /// it, and unlinks the name too when this process created it.
+///
+/// Only the runtime ever sizes a segment: it creates each one under a name
+/// nobody else holds, sizes and reserves it before a client can know it,
+/// and a client maps what it finds, never resizing it.
 #[derive(Debug)]
 pub struct Segment {
     name: String,
-    // Kept open for the life of the mapping; for `main` it carries the runtime's lock.
-    _file: File,
+    // Kept open for the life of the mapping; for `main` it carries the
+    // runtime's lock that tells clients this incarnation is alive.
+    file: File,
     map: MmapRaw,
     owner: bool,
 }
 
 impl Segment {
-    /// Creates `name` (which must not exist) with `size` bytes, all reserved
+    /// Creates `name`, which must not exist, with `size` bytes all reserved
     /// now, readable and writable by this user only.
     pub fn create(name: &str, size: Size) -> Result<Segment, ShmError> {
-        let fd =
-            rustix::shm::open(name, OFlags::CREATE | OFlags::EXCL | OFlags::RDWR, Mode::RUSR | Mode::WUSR)
-                .map_err(ShmError::io(name, "create"))?;
+        let fd = path::open(name, OFlags::CREATE | OFlags::EXCL | OFlags::RDWR, Mode::RUSR | Mode::WUSR)
+            .map_err(ShmError::io(name, "create"))?;
         let file = File::from(fd);
         // Owned from here on: any failure below unlinks the name again.
-        Segment::map(name, file, size, true)
+        let unlink_on_error = |e| {
+            let _ = rustix::shm::unlink(name);
+            e
+        };
+        rustix::fs::ftruncate(&file, size.bytes())
+            .map_err(|e| unlink_on_error(allocate_error(name, size, e)))?;
+        reserve(name, &file, size).map_err(unlink_on_error)?;
+        let map = map(name, &file, size).map_err(unlink_on_error)?;
+        Ok(Segment { name: name.to_owned(), file, map, owner: true })
+    }
+
+    /// Gives this segment the name `name` (which must not exist) in place
+    /// of the one it was created under: the new name appears at once with
+    /// the segment complete, sized and locked.
+    pub fn publish_as(&mut self, name: &str) -> Result<(), ShmError> {
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            shm_path(&self.name).as_str(),
+            rustix::fs::CWD,
+            shm_path(name).as_str(),
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(ShmError::io(name, "publish"))?;
+        self.name = name.to_owned();
+        Ok(())
     }
 
     /// Opens the segment to the members of group `gid` (mode 0660).
     pub fn share_with_group(&self, gid: u32) -> Result<(), ShmError> {
         let gid = rustix::process::Gid::from_raw(gid);
-        rustix::fs::fchown(&self._file, None, Some(gid))
+        rustix::fs::fchown(&self.file, None, Some(gid))
             .map_err(ShmError::io(&self.name, "give to the group"))?;
-        rustix::fs::fchmod(&self._file, Mode::from_raw_mode(0o660))
+        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(0o660))
             .map_err(ShmError::io(&self.name, "open to the group"))
     }
 
-    /// Takes over an already open segment file (the locked `main` segment).
-    pub(super) fn adopt(name: &str, file: File, size: Size) -> Result<Segment, ShmError> {
-        rustix::fs::ftruncate(&file, 0).map_err(ShmError::io(name, "clear"))?;
-        Segment::map(name, file, size, true)
-    }
-
-    /// Opens an existing segment of the size it has, as a client does.
-    pub fn open(name: &str) -> Result<Segment, ShmError> {
-        let fd = rustix::shm::open(name, OFlags::RDWR, Mode::empty()).map_err(ShmError::io(name, "open"))?;
-        let file = File::from(fd);
-        let len = rustix::fs::fstat(&file).map_err(ShmError::io(name, "stat"))?.st_size;
-        Segment::map(name, file, Size::from_bytes(u64::try_from(len).unwrap_or(0)), false)
-    }
-
-    /// Sizes (and, for the owner, reserves) the file, then maps it.
-    fn map(name: &str, file: File, size: Size, owner: bool) -> Result<Segment, ShmError> {
-        let unlink_on_error = |e| {
-            if owner {
-                let _ = rustix::shm::unlink(name);
+    /// Opens an existing segment of user `uid`'s runtime at the size it
+    /// has, as a client does. A file under the name that is not a regular
+    /// file of that user (something another user planted) is refused.
+    pub fn open(name: &str, uid: u32) -> Result<Segment, ShmError> {
+        let fd = path::open(name, OFlags::RDWR, Mode::empty()).map_err(|e| {
+            // O_NOFOLLOW on a link fails with ELOOP: say what is there.
+            if e == rustix::io::Errno::LOOP
+                && let Err(refused) = super::leftover::check_leftover(name, uid)
+            {
+                return refused;
             }
-            e
-        };
-        rustix::fs::ftruncate(&file, size.bytes())
-            .map_err(|e| unlink_on_error(allocate_error(name, size, e)))?;
-        if owner {
-            reserve(name, &file, size).map_err(unlink_on_error)?;
-        }
-        let len = usize::try_from(size.bytes()).map_err(|_| {
-            unlink_on_error(ShmError::Allocate {
-                name: name.to_owned(),
-                size,
-                reason: "larger than this machine's address space".to_owned(),
-                free: shm_free(),
-            })
+            ShmError::io(name, "open")(e)
         })?;
-        let map = MmapOptions::new().len(len).map_raw(&file).map_err(|source| {
-            unlink_on_error(ShmError::Io { name: name.to_owned(), action: "map", source })
-        })?;
-        Ok(Segment { name: name.to_owned(), _file: file, map, owner })
+        let file = File::from(fd);
+        let stat = rustix::fs::fstat(&file).map_err(ShmError::io(name, "stat"))?;
+        check_stat(&shm_path(name), &stat, uid, false)?;
+        let size = Size::from_bytes(u64::try_from(stat.st_size).unwrap_or(0));
+        let map = map(name, &file, size)?;
+        Ok(Segment { name: name.to_owned(), file, map, owner: false })
+    }
+
+    /// The open file (for its lock).
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     /// The segment's POSIX name.
@@ -110,6 +125,21 @@ impl Drop for Segment {
             let _ = rustix::shm::unlink(self.name.as_str());
         }
     }
+}
+
+/// Maps `size` bytes of `file` (memmap2 maps an empty file as an empty view).
+fn map(name: &str, file: &File, size: Size) -> Result<MmapRaw, ShmError> {
+    let len = usize::try_from(size.bytes()).map_err(|_| ShmError::Allocate {
+        name: name.to_owned(),
+        size,
+        reason: "larger than this machine's address space".to_owned(),
+        free: shm_free(),
+    })?;
+    MmapOptions::new().len(len).map_raw(file).map_err(|source| ShmError::Io {
+        name: name.to_owned(),
+        action: "map",
+        source,
+    })
 }
 
 /// Backs every page now: tmpfs otherwise hands out pages lazily and a full

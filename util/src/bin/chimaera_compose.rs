@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chimaera::client::Client;
 use chimaera::config::parse_config;
-use chimaera_util::ConfigFlag;
+use chimaera_util::{ConfigFlag, parse_seconds, say};
 use chimod_sdk::admin::CreateOutcome;
 use clap::Parser;
 
@@ -34,8 +35,13 @@ struct Args {
 
     /// Seconds to wait for the runtime to start and become ready, so the
     /// tool can follow `chimaera_start_runtime &` directly.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    wait: f64,
+    #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = parse_seconds)]
+    wait: Duration,
+
+    /// Seconds each pool's creation may take before the tool gives up on
+    /// it (the runtime may still finish it; running again is safe).
+    #[arg(long, default_value = "60", value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Duration,
 }
 
 fn main() -> ExitCode {
@@ -49,28 +55,28 @@ fn main() -> ExitCode {
         Err(e) => return fail(2, &e),
     };
     for warning in &parsed.warnings {
-        eprintln!("chimaera_compose: warning: {warning}");
+        chimaera_util::warn_line("chimaera_compose", &warning);
     }
     let file_port = parsed.port_given.then_some(parsed.config.networking.port);
     let port = match (ConfigFlag { config: None }).port(args.port.or(file_port)) {
         Ok(port) => port,
         Err(e) => return fail(2, &e),
     };
-    let wait = std::time::Duration::from_secs_f64(args.wait.max(0.0));
-    let client = match Client::attach_port_waiting(port, wait) {
+    let mut client = match Client::attach_port_waiting(port, args.wait) {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };
+    client.set_call_timeout(Some(args.timeout));
     let admin = client.admin();
     let mut failed = 0;
     for (i, entry) in parsed.config.compose.iter().enumerate() {
         let what = format!("compose[{i}] {} {} `{}`", entry.mod_name, entry.pool_id, entry.pool_name);
         match admin.create_pool(entry) {
-            Ok(CreateOutcome::Created) => println!("{what}: created"),
-            Ok(CreateOutcome::AlreadyExists) => println!("{what}: already exists"),
+            Ok(CreateOutcome::Created) => say!("{what}: created"),
+            Ok(CreateOutcome::AlreadyExists) => say!("{what}: already exists"),
             Err(e) => {
                 failed += 1;
-                println!("{what}: failed: {e}");
+                say!("{what}: failed: {e}");
             }
         }
     }

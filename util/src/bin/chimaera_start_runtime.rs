@@ -78,7 +78,7 @@ fn main() -> ExitCode {
     };
     let ready = runtime.ready_line();
     info!("{ready}");
-    println!("{ready}");
+    chimaera_util::say!("{ready}");
     runtime.run();
     ExitCode::SUCCESS
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chimaera::client::Client;
-use chimaera_util::RuntimeFlags;
+use chimaera_util::{RuntimeFlags, parse_seconds, say};
 use clap::Parser;
 
 /// Ask this node's runtime whether it serves (a task through its admin
@@ -23,15 +23,16 @@ struct Args {
     #[command(flatten)]
     runtime: RuntimeFlags,
 
-    /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 5.0)]
-    timeout: f64,
+    /// Seconds to wait for the answer (and for a runtime that is starting
+    /// to become ready).
+    #[arg(long, default_value = "5", value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Duration,
 
     /// Seconds to wait for a runtime that is not running yet to start
     /// (0: report at once that none is running). For scripts:
     /// `chimaera_start_runtime & chimaera_status --wait 30 && ...`.
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
-    wait: f64,
+    #[arg(long, default_value = "0", value_name = "SECONDS", value_parser = parse_seconds)]
+    wait: Duration,
 }
 
 fn main() -> ExitCode {
@@ -40,31 +41,22 @@ fn main() -> ExitCode {
         Ok(port) => port,
         Err(e) => return fail(2, &e),
     };
-    let timeout = Duration::from_secs_f64(args.timeout.max(0.0));
-    let wait = Duration::from_secs_f64(args.wait.max(0.0));
+    let (timeout, wait) = (args.timeout, args.wait);
     let attached = if wait.is_zero() {
         Client::attach_port(port, timeout)
     } else {
         Client::attach_port_waiting(port, wait)
     };
-    let client = match attached {
+    let mut client = match attached {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };
-    let input = chimod_sdk::admin::RUNTIME_STATS.encode_input(&()).unwrap_or_default();
-    let task = chimaera::client::TaskSpec::new(
-        chimod_sdk::PoolId::ADMIN,
-        chimod_sdk::admin::RUNTIME_STATS.id,
-        &input,
-    );
-    let stats = match client.submit(&task).and_then(|t| t.wait(Some(timeout))) {
-        Ok(bytes) => match chimod_sdk::admin::RUNTIME_STATS.decode_output(&bytes) {
-            Ok(stats) => stats,
-            Err(e) => return fail(1, &e),
-        },
+    client.set_call_timeout(Some(timeout));
+    let stats = match client.admin().stats() {
+        Ok(stats) => stats,
         Err(e) => return fail(1, &e),
     };
-    println!(
+    say!(
         "serving: node {}, port {port}, {} pools, {} workers, {} tasks done, up {:.1}s",
         stats.node_id,
         stats.pools,
@@ -74,7 +66,7 @@ fn main() -> ExitCode {
     );
     for n in &stats.nodes {
         let heard = n.last_heard_ms.map_or_else(|| "never".to_owned(), |ms| format!("{ms} ms ago"));
-        println!("node {} {}: {} (heard {heard})", n.node_id, n.address, n.state);
+        say!("node {} {}: {} (heard {heard})", n.node_id, n.address, n.state);
     }
     ExitCode::SUCCESS
 }

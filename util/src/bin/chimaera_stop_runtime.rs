@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chimaera::client::{Client, ClientError};
 use chimaera::shm::{ShmIdentity, runtime_alive};
-use chimaera_util::RuntimeFlags;
+use chimaera_util::{RuntimeFlags, parse_seconds, say};
 use clap::Parser;
 
 /// Stop the Chimaera runtime of this node and wait until it has stopped.
@@ -22,9 +22,10 @@ struct Args {
     #[command(flatten)]
     runtime: RuntimeFlags,
 
-    /// Seconds to wait for the runtime to stop.
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
+    /// Seconds to wait in all: for a starting runtime to become ready, for
+    /// it to take the stop request, and for it to stop.
+    #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Duration,
 }
 
 fn main() -> ExitCode {
@@ -33,10 +34,13 @@ fn main() -> ExitCode {
         Ok(port) => port,
         Err(e) => return fail(2, &e),
     };
-    let client = match Client::attach_port(port, Duration::from_secs(10)) {
+    let limit = args.timeout;
+    let started = Instant::now();
+    let mut client = match Client::attach_port(port, limit) {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };
+    client.set_call_timeout(Some(limit.saturating_sub(started.elapsed())));
     let by = format!("chimaera_stop_runtime (pid {})", std::process::id());
     match client.admin().stop_runtime(&by) {
         Ok(()) | Err(ClientError::Stopping) => {}
@@ -44,15 +48,14 @@ fn main() -> ExitCode {
     }
     drop(client);
     let identity = ShmIdentity::for_current_user(port);
-    let limit = Duration::from_secs_f64(args.timeout.max(0.0));
-    let started = Instant::now();
+    // Polled: the runtime's exit drops a lock, which announces nothing.
     while runtime_alive(&identity) {
         if started.elapsed() > limit {
             return fail(1, &format!("the runtime on port {port} did not stop within {limit:?}"));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    println!("chimaera runtime on port {port} stopped");
+    say!("chimaera runtime on port {port} stopped");
     ExitCode::SUCCESS
 }
 
