@@ -224,8 +224,12 @@ impl StartedRuntime {
 
     /// SIGKILLs the runtime and hands back its spec with its shared memory
     /// left as the dead process left it, to start it again on the same port.
+    /// A runtime that has exited already is only handed back.
     pub fn kill_keeping_state(mut self) -> RuntimeProcess {
-        self.signal(Signal::KILL);
+        let exited = self.child.as_mut().expect("still owned").try_wait().expect("try_wait").is_some();
+        if !exited {
+            self.signal(Signal::KILL);
+        }
         self.wait_exit();
         self.spec.take().expect("spec")
     }

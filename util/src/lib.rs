@@ -63,6 +63,25 @@ pub fn fail(tool: &str, code: u8, error: &dyn Display) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Attaches to this node's runtime on `port` as every tool does: with
+/// `wait` zero, a runtime that is not running is reported at once (one
+/// that is starting is waited for up to `timeout`); else one that has not
+/// started yet is waited for too, up to `wait` in all. Every later call is
+/// bounded by `timeout`.
+pub fn attach(
+    port: u16,
+    wait: std::time::Duration,
+    timeout: std::time::Duration,
+) -> Result<chimaera::client::Client, chimaera::client::ClientError> {
+    let mut client = if wait.is_zero() {
+        chimaera::client::Client::attach_port(port, timeout)
+    } else {
+        chimaera::client::Client::attach_port_waiting(port, wait)
+    }?;
+    client.set_call_timeout(Some(timeout));
+    Ok(client)
+}
+
 /// The longest wait or timeout a tool accepts, in seconds (a week): more
 /// than any deployment waits, and far from the overflow of a clock.
 pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;

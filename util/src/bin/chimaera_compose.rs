@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chimaera::client::Client;
 use chimaera::config::parse_config;
 use chimaera_util::{ConfigFlag, parse_seconds, say};
 use chimod_sdk::admin::CreateOutcome;
@@ -62,11 +61,10 @@ fn main() -> ExitCode {
         Ok(port) => port,
         Err(e) => return fail(2, &e),
     };
-    let mut client = match Client::attach_port_waiting(port, args.wait) {
+    let client = match chimaera_util::attach(port, args.wait, args.timeout) {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };
-    client.set_call_timeout(Some(args.timeout));
     let admin = client.admin();
     let mut failed = 0;
     for (i, entry) in parsed.config.compose.iter().enumerate() {

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chimaera::client::Client;
 use chimaera_util::{RuntimeFlags, parse_seconds, say};
 use clap::Parser;
 
@@ -41,17 +40,10 @@ fn main() -> ExitCode {
         Ok(port) => port,
         Err(e) => return fail(2, &e),
     };
-    let (timeout, wait) = (args.timeout, args.wait);
-    let attached = if wait.is_zero() {
-        Client::attach_port(port, timeout)
-    } else {
-        Client::attach_port_waiting(port, wait)
-    };
-    let mut client = match attached {
+    let client = match chimaera_util::attach(port, args.wait, args.timeout) {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };
-    client.set_call_timeout(Some(timeout));
     let stats = match client.admin().stats() {
         Ok(stats) => stats,
         Err(e) => return fail(1, &e),

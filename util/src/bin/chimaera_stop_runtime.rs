@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use chimaera::client::{Client, ClientError};
+use chimaera::client::ClientError;
 use chimaera::shm::{ShmIdentity, runtime_alive};
 use chimaera_util::{RuntimeFlags, parse_seconds, say};
 use clap::Parser;
@@ -22,10 +22,16 @@ struct Args {
     #[command(flatten)]
     runtime: RuntimeFlags,
 
-    /// Seconds to wait in all: for a starting runtime to become ready, for
-    /// it to take the stop request, and for it to stop.
+    /// Seconds to wait for a starting runtime to become ready, then for the
+    /// runtime to take the stop request and to stop (each bounded by it).
     #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = parse_seconds)]
     timeout: Duration,
+
+    /// Seconds to wait for a runtime that is not running yet to start, then
+    /// stop it (0: report at once that none is running): for a stop that
+    /// may follow `chimaera_start_runtime &` directly.
+    #[arg(long, default_value = "0", value_name = "SECONDS", value_parser = parse_seconds)]
+    wait: Duration,
 }
 
 fn main() -> ExitCode {
@@ -35,12 +41,11 @@ fn main() -> ExitCode {
         Err(e) => return fail(2, &e),
     };
     let limit = args.timeout;
-    let started = Instant::now();
-    let mut client = match Client::attach_port(port, limit) {
+    let client = match chimaera_util::attach(port, args.wait, limit) {
         Ok(client) => client,
         Err(e) => return fail(1, &e),
     };
-    client.set_call_timeout(Some(limit.saturating_sub(started.elapsed())));
+    let started = Instant::now();
     let by = format!("chimaera_stop_runtime (pid {})", std::process::id());
     match client.admin().stop_runtime(&by) {
         Ok(()) | Err(ClientError::Stopping) => {}
