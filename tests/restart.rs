@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chimaera::client::{Client, ClientError};
 use chimaera::shm::{ShmIdentity, all_names};
 use chimaera_custom_api::ECHO;
-use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, artifacts, poll_until};
+use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, artifacts, poll_until};
 use chimod_sdk::PoolId;
 use rustix::process::Signal;
 
