@@ -3,7 +3,7 @@
 //! entry, and `--strict`.
 
 use chimaera_test_support::{
-    GARBAGE_MODULE, MISMATCHED_MODULE, NOT_A_MODULE, OOT_MODULE, RuntimeProcess, SMALL_CONFIG,
+    GARBAGE_MODULE, MISMATCHED_MODULE, NOT_A_MODULE, OOT_MODULE, RuntimeProcess, SMALL_CONFIG, artifacts,
     fixture_modules,
 };
 
@@ -196,4 +196,57 @@ fn a_malformed_compose_entry_is_a_configuration_error() {
     assert!(rt.wait_ready().is_err());
     assert_eq!(rt.wait_exit().code(), Some(2));
     assert!(rt.stderr().contains("compose[0].pool_id: `400` is not a pool id"), "{}", rt.stderr());
+}
+
+/// A compose entry for module `mod_name` at pool `id` (no parameters).
+fn bare_entry(mod_name: &str, id: &str) -> String {
+    format!("  - mod_name: {mod_name}\n    pool_name: {mod_name}\n    pool_query: local\n    pool_id: {id}\n")
+}
+
+#[test]
+fn module_files_cut_short_are_refused_by_name_and_the_runtime_serves_on() {
+    let whole = std::fs::read(artifacts().bin("libchimaera_custom_mod.so")).expect("the example module");
+    let dir = tempfile::tempdir().unwrap();
+    // The cut seen in the field, and cuts through each part of the file.
+    let cuts = [372_736.min(whole.len() - 1), 100, 4096, whole.len() / 2, whole.len() - 1];
+    let mut compose = String::new();
+    for (i, cut) in cuts.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("libcut{i}.so")), &whole[..*cut]).unwrap();
+        compose.push_str(&bare_entry(&format!("cut{i}"), &format!("600.{i}")));
+    }
+    compose.push_str("  - mod_name: chimaera_custom_mod\n    pool_name: good\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n");
+    let rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}compose:\n{compose}"))
+        .env("CHI_REPO_PATH", dir.path())
+        .start();
+    let ready = rt.wait_ready_line();
+    assert!(ready.contains(&format!("pools 1 created {} failed", cuts.len())), "{ready}");
+    let log = rt.log();
+    for (i, cut) in cuts.iter().enumerate() {
+        let line = format!(
+            "compose[{i}] (cut{i} 600.{i}): cannot load {}/libcut{i}.so: it is cut short: ",
+            dir.path().display()
+        );
+        assert!(log.contains(&line), "missing `{line}` in:\n{log}");
+        assert!(log.contains(&format!("but the file has only {cut} bytes")), "{log}");
+    }
+
+    // The same through chimaera_compose on the running runtime.
+    let more = dir.path().join("more.yaml");
+    std::fs::write(&more, format!("compose:\n{}", bare_entry("cut0", "601.0"))).unwrap();
+    let out = std::process::Command::new(artifacts().bin("chimaera_compose"))
+        .arg(&more)
+        .args(["--port", &rt.spec().port().to_string()])
+        .env_remove("CHI_NODE_ADDRESS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .contains(&format!("failed: cannot load {}/libcut0.so: it is cut short: ", dir.path().display())),
+        "{stdout}"
+    );
+    let client = chimaera_test_support::attach(&rt);
+    assert_eq!(client.admin().list_pools().expect("still serving").len(), 2, "admin and `good`");
+    assert_eq!(rt.terminate().code(), Some(0), "the runtime must still stop cleanly");
 }

@@ -26,6 +26,15 @@ pub enum ModuleError {
         /// The loader's message.
         reason: String,
     },
+    /// The file is not a whole shared library of this machine (checked
+    /// before the loader maps it: a file cut short would kill the runtime).
+    #[error("cannot load {path}: {reason}")]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A shared library, but not a Chimaera module.
     #[error("{path} is not a Chimaera module: {reason}")]
     NotAModule {

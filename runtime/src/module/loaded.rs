@@ -42,11 +42,15 @@ pub type CallError = CreateError;
 impl LoadedModule {
     /// Loads `path` as module `mod_name` and checks its ABI.
     pub fn load(mod_name: &str, path: &Path, host: HostContext) -> Result<LoadedModule, ModuleError> {
-        // SAFETY: loading a library runs its initialisers. Modules are code the
+        // Loading a library runs its initialisers. Modules are code the
         // operator chose to run, as with any plugin system; a Rust cdylib has
         // no initialisers that could misbehave here.
+        super::file_check::check_module_file(path)
+            .map_err(|reason| ModuleError::BadFile { path: path.to_owned(), reason })?;
+        // SAFETY: as above; the file was just checked to be a whole ELF
+        // shared library, so mapping it touches no page past its end.
         let library = unsafe { libloading::Library::new(path) }
-            .map_err(|e| ModuleError::Open { path: path.to_owned(), reason: e.to_string() })?;
+            .map_err(|e| ModuleError::Open { path: path.to_owned(), reason: with_sources(&e) })?;
         let not_a_module = |reason: String| ModuleError::NotAModule { path: path.to_owned(), reason };
         // SAFETY: the symbol's type is the one every module exports via
         // `export_module!`; a library exporting the name with another type
@@ -213,4 +217,17 @@ fn status_result(status: Status, out: Vec<u8>) -> Result<Vec<u8>, CreateError> {
             Err(CreateError::Refused(format!("module returned unknown status {code}: {}", text())))
         }
     }
+}
+
+/// An error with every cause after it: libloading says only "dlopen
+/// failed" and keeps the loader's reason (`dlerror`) in its source.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }

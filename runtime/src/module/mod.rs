@@ -7,6 +7,7 @@
 //! few hundred kilobytes of mapped text.
 
 mod error;
+mod file_check;
 mod host_api;
 mod loaded;
 mod manager;
