@@ -122,6 +122,7 @@ fn documented_configuration_errors_are_the_messages_printed() {
 /// One row of the configuration reference: `section.key` and its default.
 struct KeyRow {
     key: String,
+    kind: String,
     default: String,
     at: String,
 }
@@ -135,6 +136,7 @@ fn reference_rows() -> Vec<KeyRow> {
     let mut in_reference = false;
     let mut section = None;
     let mut default_column = None;
+    let mut type_column = None;
     for (n, line) in text.lines().enumerate() {
         if let Some(heading) = line.strip_prefix("## ") {
             in_reference = heading == "Configuration reference";
@@ -149,11 +151,13 @@ fn reference_rows() -> Vec<KeyRow> {
         }
         if cells[0] == "key" {
             default_column = cells.iter().position(|c| *c == "default");
+            type_column = cells.iter().position(|c| *c == "type");
             continue;
         }
         let Some(key) = cells[0].strip_prefix('`').and_then(|k| k.strip_suffix('`')) else { continue };
         rows.push(KeyRow {
             key: format!("{section}.{key}"),
+            kind: type_column.and_then(|c| cells.get(c)).map(|c| c.to_string()).unwrap_or_default(),
             default: default_column.and_then(|c| cells.get(c)).map(|c| c.to_string()).unwrap_or_default(),
             at: format!("{}:{}", doc.display(), n + 1),
         });
@@ -207,6 +211,62 @@ fn the_configuration_reference_gives_the_real_defaults() {
     }
     fail_all("documented defaults that are not the real ones", &failures);
     assert!(checked >= 15, "only {checked} defaults found in the reference");
+}
+
+/// Each range written in a type column (`integer 1–1024`, `size
+/// 16K–256M`, `seconds 0.001–3600`) is the loader's: both ends load, and
+/// one step past either end is refused naming the key.
+#[test]
+fn the_configuration_reference_gives_the_real_ranges() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for row in reference_rows() {
+        let Some((unit, range)) = row.kind.split_once(' ') else { continue };
+        let Some((min, max)) = range.split_once('–') else { continue };
+        let (section, key) = row.key.split_once('.').expect("section.key");
+        let step = |value: &str, up: bool| -> Option<String> {
+            match unit {
+                "size" => {
+                    let bytes = value.parse::<chimod_sdk::Size>().ok()?.bytes();
+                    if up {
+                        Some((bytes + 1).to_string())
+                    } else {
+                        bytes.checked_sub(1).map(|b| b.to_string())
+                    }
+                }
+                _ if value.contains('.') => {
+                    let v: f64 = value.parse().ok()?;
+                    Some(if up { v + 1.0 } else { v / 2.0 }.to_string())
+                }
+                _ => {
+                    let v: u64 = value.parse().ok()?;
+                    if up { Some((v + 1).to_string()) } else { v.checked_sub(1).map(|v| v.to_string()) }
+                }
+            }
+        };
+        checked += 1;
+        for (value, ok) in [
+            (Some(min.to_owned()), true),
+            (Some(max.to_owned()), true),
+            (step(min, false), false),
+            (step(max, true), false),
+        ] {
+            let Some(value) = value else { continue };
+            let yaml = format!("{section}:\n  {key}: {value}\n");
+            match (parse_config(&yaml, &row.at), ok) {
+                (Ok(_), true) => {}
+                (Err(e), false) if e.to_string().contains(": must be from ") => {}
+                (result, _) => failures.push(format!(
+                    "{}: `{}` = `{value}` should be {} by its range {range}: {result:?}",
+                    row.at,
+                    row.key,
+                    if ok { "accepted" } else { "refused" }
+                )),
+            }
+        }
+    }
+    fail_all("documented ranges that are not the loader's", &failures);
+    assert!(checked >= 15, "only {checked} ranges found in the reference");
 }
 
 /// The README's quick reference names, per section, only keys that exist

@@ -208,3 +208,141 @@ fn help_and_version() {
     assert!(version.status.success());
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+/// A runtime given `template` that must not start: exit code 2 and the
+/// one line on stderr it printed.
+fn refused_with_2(spec: RuntimeProcess) -> String {
+    let mut rt = spec.spawn();
+    assert!(rt.wait_ready().is_err());
+    assert_eq!(rt.wait_exit().code(), Some(2), "{}", rt.stderr());
+    rt.stderr()
+}
+
+#[test]
+fn files_that_are_not_regular_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.yaml");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        0,
+    )
+    .unwrap();
+    // A FIFO with no writer, and devices that never end or hold nothing.
+    for (path, what) in [
+        (fifo.display().to_string(), "a FIFO"),
+        ("/dev/zero".to_owned(), "a character device"),
+        ("/dev/null".to_owned(), "a character device"),
+    ] {
+        let err =
+            refused_with_2(RuntimeProcess::new(SMALL_CONFIG).config_via(&[]).env("CHI_SERVER_CONF", &path));
+        assert!(
+            err.contains(&format!(
+                "CHI_SERVER_CONF names {path}, which cannot be read: it is {what}, not a regular file"
+            )),
+            "{err}"
+        );
+    }
+    let hostfile = SMALL_CONFIG.replace("networking:\n", "networking:\n  hostfile: /dev/zero\n");
+    let err = refused_with_2(RuntimeProcess::new(&hostfile));
+    assert!(
+        err.contains("/dev/zero") && err.contains("it is a character device, not a regular file"),
+        "{err}"
+    );
+    let key = SMALL_CONFIG
+        .replace("networking:\n", "networking:\n  hostfile: {dir}/hosts\n  cluster_key_file: /dev/urandom\n");
+    let spec = RuntimeProcess::new(&key);
+    std::fs::write(spec.dir().join("hosts"), "127.0.0.1\n").unwrap();
+    let err = refused_with_2(spec);
+    assert!(
+        err.contains("networking.cluster_key_file: /dev/urandom: cannot read it: it is a character device, not a regular file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_file_is_valid_and_said_to_hold_nothing() {
+    // The runtime's own use of the defaults is checked in the loader's
+    // tests (a runtime on them would need the guide's port 5555, which
+    // `built_in_defaults_when_nothing_is_set` takes); the tools say it too.
+    let rt = RuntimeProcess::new(SMALL_CONFIG).start();
+    let empty = rt.spec().dir().join("empty.yaml");
+    std::fs::write(&empty, "# nothing yet\n").unwrap();
+    let out = Command::new(artifacts().bin("chimaera_compose"))
+        .arg(&empty)
+        .args(["--port", &rt.spec().port().to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "chimaera_compose: warning: {}: the file holds no settings (it is empty or only comments); using the built-in defaults",
+            empty.display()
+        )
+    );
+}
+
+#[test]
+fn the_largest_stack_size_accepted_runs_tasks() {
+    let rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}runtime:\n  stack_size: 256M\n")).start();
+    let client =
+        chimaera::client::Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap();
+    client.admin().ping().expect("a task runs on a 256M stack");
+    assert_eq!(client.admin().stats().expect("stats").node_id, 0);
+    assert_eq!(rt.terminate().code(), Some(0));
+}
+
+#[test]
+fn tool_flags_out_of_range_are_usage_errors_not_panics() {
+    let runs: [(&str, &[&str]); 4] = [
+        ("chimaera_status", &["--timeout", "1e30"]),
+        ("chimaera_status", &["--wait", "inf"]),
+        ("chimaera_compose", &["config/examples/pools.yaml", "--wait", "1e19"]),
+        ("chimaera_stop_runtime", &["--timeout=-1"]),
+    ];
+    for (tool, args) in runs {
+        let out = Command::new(artifacts().bin(tool))
+            .args(args)
+            .current_dir(chimaera_test_support::workspace_root())
+            .env_remove("CHI_SERVER_CONF")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{tool} {args:?}: {stderr}");
+        assert!(stderr.contains("a number of seconds from 0 to 604800"), "{tool} {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let rt = RuntimeProcess::new(SMALL_CONFIG).start();
+    let file = rt.spec().dir().join("pools.yaml");
+    let pools: String = (0..50)
+        .map(|i| format!("  - mod_name: chimaera_custom_mod\n    pool_name: p{i}\n    pool_query: local\n    pool_id: 400.{i}\n    custom_param1: a\n    custom_param2: b\n"))
+        .collect();
+    std::fs::write(&file, format!("compose:\n{pools}")).unwrap();
+    // `chimaera_compose ... | head -1`: the reader goes away after one line.
+    let mut child = Command::new(artifacts().bin("chimaera_compose"))
+        .arg(&file)
+        .args(["--port", &rt.spec().port().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Every pool was still created, though nobody read about them.
+    let client =
+        chimaera::client::Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap();
+    assert_eq!(client.admin().list_pools().unwrap().len(), 51);
+}

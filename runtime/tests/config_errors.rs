@@ -52,6 +52,61 @@ fn zero_where_nonsense() {
     assert_names("runtime:\n  heartbeat_interval: 0\n", "runtime.heartbeat_interval", "0");
 }
 
+/// Values past what the runtime can honour are refused at load, naming the
+/// key, never accepted to overflow later (a lane count of 0, a deadline
+/// past the end of the clock, a queue no client can use).
+#[test]
+fn values_past_what_the_runtime_can_honour() {
+    let max_u32 = u32::MAX.to_string();
+    let max_u64 = u64::MAX.to_string();
+    let cases = [
+        ("workers", "sched_threads", max_u32.as_str(), "must be from 1 to 1024"),
+        ("workers", "slow_threads", "1025", "must be from 0 to 1024"),
+        ("workers", "process_reaper_threads", "65", "must be from 1 to 64"),
+        ("runtime", "sched_threads", max_u32.as_str(), "must be from 1 to 1024"),
+        ("runtime", "queue_depth", max_u32.as_str(), "must be from 1 to 1048576"),
+        ("performance", "queue_depth", max_u32.as_str(), "must be from 1 to 1048576"),
+        ("networking", "neighborhood_size", max_u32.as_str(), "must be from 1 to 65536"),
+        ("networking", "wait_for_restart", max_u64.as_str(), "must be from 0 to 86400"),
+        ("networking", "wait_for_restart_poll_period", "1e12", "must be from 0.001 to 3600"),
+        ("runtime", "heartbeat_interval", max_u64.as_str(), "must be from 1 to 3600000"),
+        ("runtime", "first_busy_wait", max_u64.as_str(), "must be from 0 to 1000000"),
+        ("runtime", "sleep_increment", max_u64.as_str(), "must be from 1 to 1000000"),
+        ("runtime", "max_sleep", "1000001", "must be from 1 to 1000000"),
+    ];
+    for (section, key, value, says) in cases {
+        let yaml = format!("{section}:\n  {key}: {value}\n");
+        let text = error(&yaml).to_string();
+        let path = if section == "performance" {
+            "runtime.queue_depth".to_owned()
+        } else {
+            format!("{section}.{key}")
+        };
+        let path = if section == "runtime" && key == "sched_threads" {
+            "workers.sched_threads".to_owned()
+        } else {
+            path
+        };
+        assert!(text.starts_with(&format!("{FILE}: {path}: {says} (got `")), "{yaml}: {text}");
+    }
+    let text = error("runtime:\n  stack_size: 1T\n").to_string();
+    assert_eq!(text, format!("{FILE}: runtime.stack_size: must be from 16K to 256M (got `1099511627776`)"));
+}
+
+#[test]
+fn an_empty_file_means_defaults_with_a_warning_naming_it() {
+    for text in ["", "# only a comment\n", "\n\n"] {
+        let parsed = parse_config(text, FILE).unwrap();
+        assert_eq!(parsed.config, Default::default());
+        assert_eq!(
+            parsed.warnings,
+            [format!(
+                "{FILE}: the file holds no settings (it is empty or only comments); using the built-in defaults"
+            )]
+        );
+    }
+}
+
 #[test]
 fn zero_where_meaningful_is_accepted() {
     let c = parse_config("workers:\n  slow_threads: 0\nnetworking:\n  wait_for_restart: 0\n", FILE)

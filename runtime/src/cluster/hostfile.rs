@@ -63,7 +63,7 @@ pub struct Hostfile {
 impl Hostfile {
     /// Reads and checks the hostfile at `path`.
     pub fn load(path: &Path) -> Result<Hostfile, HostfileError> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::config::read_small_text(path, crate::config::MAX_CONFIG_FILE)
             .map_err(|e| HostfileError::Unreadable { path: path.to_owned(), why: e.to_string() })?;
         Self::parse(path, &text)
     }

@@ -10,6 +10,7 @@
 //! "did you mean" (`keys.rs`). Compose entries keep every module-specific key
 //! verbatim for the module (`compose.rs`).
 
+mod bounds;
 mod compose;
 mod enums;
 mod error;
@@ -18,6 +19,7 @@ mod keys;
 mod model;
 mod parse;
 mod seconds;
+mod small_file;
 mod source;
 mod summary;
 
@@ -29,4 +31,5 @@ pub use model::{
     LoggingConfig, MemoryConfig, NetworkingConfig, RuntimeConfig, RuntimeSection, WorkersConfig,
 };
 pub use parse::{Parsed, parse_config};
+pub use small_file::{MAX_CONFIG_FILE, MAX_KEY_FILE, read_small_file, read_small_text};
 pub use source::{CONFIG_ENV_VARS, ConfigSource};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chimod_sdk::{PoolId, Size};
 
+use super::bounds;
 use super::error::ConfigError;
 use super::file::{FileConfig, FileRuntime, FileWorkers};
 use super::keys::unknown_key_warning;
@@ -32,6 +33,13 @@ pub struct Parsed {
 pub fn parse_config(text: &str, file: &str) -> Result<Parsed, ConfigError> {
     let mut warnings = Vec::new();
     let raw = deserialize(text, file, &mut warnings)?;
+    if raw.is_none() {
+        // Almost always a mistake (a file truncated, or the wrong one
+        // named), but a valid YAML document: said, not refused.
+        warnings.push(format!(
+            "{file}: the file holds no settings (it is empty or only comments); using the built-in defaults"
+        ));
+    }
     let raw = raw.unwrap_or_default();
     let port_given = raw.networking.as_ref().is_some_and(|n| n.port.is_some());
     let config = Merge { file, warnings: &mut warnings }.build(raw)?;
@@ -123,14 +131,39 @@ impl Merge<'_> {
         ConfigError::Invalid { file: self.file.to_owned(), key: key.into(), message: message.into() }
     }
 
-    fn at_least<T: PartialOrd + std::fmt::Display + Copy>(
+    /// `value` if it lies within `bound`, else an error naming the key,
+    /// the range and the value.
+    fn within<T: PartialOrd + std::fmt::Display + Copy>(
         &self,
         key: &str,
         value: T,
-        min: T,
+        bound: (T, T),
     ) -> Result<T, ConfigError> {
-        if value < min {
-            return Err(self.invalid(key, format!("must be at least {min} (got `{value}`)")));
+        let (min, max) = bound;
+        if value < min || value > max {
+            return Err(self.invalid(key, format!("must be from {min} to {max} (got `{value}`)")));
+        }
+        Ok(value)
+    }
+
+    /// As [`Merge::within`] for a duration, shown in `unit`s.
+    fn duration_within(
+        &self,
+        key: &str,
+        value: Duration,
+        bound: (Duration, Duration),
+        unit: DurationUnit,
+    ) -> Result<Duration, ConfigError> {
+        if value < bound.0 || value > bound.1 {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "must be from {} to {} (got `{}`)",
+                    unit.show(bound.0),
+                    unit.show(bound.1),
+                    unit.show(value)
+                ),
+            ));
         }
         Ok(value)
     }
@@ -162,9 +195,13 @@ impl Merge<'_> {
             .pick("process_reaper_threads", w.process_reaper_threads, r.process_reaper_threads)
             .unwrap_or(d.process_reaper_threads);
         Ok(WorkersConfig {
-            sched_threads: self.at_least("workers.sched_threads", sched, 1)?,
-            slow_threads: slow,
-            process_reaper_threads: self.at_least("workers.process_reaper_threads", reaper, 1)?,
+            sched_threads: self.within("workers.sched_threads", sched, bounds::SCHED_THREADS)?,
+            slow_threads: self.within("workers.slow_threads", slow, bounds::SLOW_THREADS)?,
+            process_reaper_threads: self.within(
+                "workers.process_reaper_threads",
+                reaper,
+                bounds::REAPER_THREADS,
+            )?,
         })
     }
 
@@ -205,23 +242,28 @@ impl Merge<'_> {
                 self.invalid("networking.port", format!("must be a port from 1 to 65535 (got `{p}`)"))
             })
         })?;
-        let poll = n.wait_for_restart_poll_period.map_or(d.wait_for_restart_poll_period, |s| s.0);
-        if poll.is_zero() {
-            return Err(self.invalid(
-                "networking.wait_for_restart_poll_period",
-                "must be more than 0 seconds, e.g. 0.5 (got `0`)",
-            ));
-        }
+        let poll = self.duration_within(
+            "networking.wait_for_restart_poll_period",
+            n.wait_for_restart_poll_period.map_or(d.wait_for_restart_poll_period, |s| s.0),
+            bounds::POLL_PERIOD,
+            DurationUnit::Seconds,
+        )?;
+        let wait = self.duration_within(
+            "networking.wait_for_restart",
+            n.wait_for_restart.map_or(d.wait_for_restart, |s| s.0),
+            bounds::WAIT_FOR_RESTART,
+            DurationUnit::Seconds,
+        )?;
         Ok(NetworkingConfig {
             port,
-            neighborhood_size: self.at_least(
+            neighborhood_size: self.within(
                 "networking.neighborhood_size",
                 n.neighborhood_size.unwrap_or(d.neighborhood_size),
-                1,
+                bounds::NEIGHBORHOOD,
             )?,
             hostfile: n.hostfile.filter(|h| !h.trim().is_empty()).map(PathBuf::from),
             cluster_key_file: n.cluster_key_file.filter(|k| !k.trim().is_empty()).map(PathBuf::from),
-            wait_for_restart: n.wait_for_restart.map_or(d.wait_for_restart, |s| s.0),
+            wait_for_restart: wait,
             wait_for_restart_poll_period: poll,
         })
     }
@@ -253,34 +295,46 @@ impl Merge<'_> {
             ));
         }
         let queue_depth = r.queue_depth.or(queue_alias).unwrap_or(d.queue_depth);
-        let micros = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_micros);
         let stack_size = r.stack_size.unwrap_or(d.stack_size);
-        if stack_size.bytes() < MIN_STACK {
+        if stack_size < bounds::STACK_SIZE.0 || stack_size > bounds::STACK_SIZE.1 {
             return Err(self.invalid(
                 "runtime.stack_size",
-                format!("must be at least {} (got `{}`)", Size::from_bytes(MIN_STACK), stack_size.bytes()),
+                format!(
+                    "must be from {} to {} (got `{}`)",
+                    bounds::STACK_SIZE.0,
+                    bounds::STACK_SIZE.1,
+                    stack_size.bytes()
+                ),
             ));
         }
-        let heartbeat_ms = self.at_least(
+        let micros = |key: &str, value: Option<u64>, default: Duration, bound| {
+            let value = value.map_or(default, Duration::from_micros);
+            self.duration_within(key, value, bound, DurationUnit::Micros)
+        };
+        let heartbeat = self.duration_within(
             "runtime.heartbeat_interval",
-            r.heartbeat_interval.unwrap_or(whole(d.heartbeat_interval.as_millis())),
-            1,
+            r.heartbeat_interval.map_or(d.heartbeat_interval, Duration::from_millis),
+            bounds::HEARTBEAT,
+            DurationUnit::Millis,
         )?;
-        let sleep_increment = self.at_least(
-            "runtime.sleep_increment",
-            r.sleep_increment.unwrap_or(whole(d.sleep_increment.as_micros())),
-            1,
-        )?;
-        let max_sleep =
-            self.at_least("runtime.max_sleep", r.max_sleep.unwrap_or(whole(d.max_sleep.as_micros())), 1)?;
         Ok(RuntimeSection {
             stack_size,
-            queue_depth: self.at_least("runtime.queue_depth", queue_depth, 1)?,
+            queue_depth: self.within("runtime.queue_depth", queue_depth, bounds::QUEUE_DEPTH)?,
             lane_map_policy: r.lane_map_policy.unwrap_or(d.lane_map_policy),
-            heartbeat_interval: Duration::from_millis(heartbeat_ms),
-            first_busy_wait: micros(r.first_busy_wait, d.first_busy_wait),
-            sleep_increment: Duration::from_micros(sleep_increment),
-            max_sleep: Duration::from_micros(max_sleep),
+            heartbeat_interval: heartbeat,
+            first_busy_wait: micros(
+                "runtime.first_busy_wait",
+                r.first_busy_wait,
+                d.first_busy_wait,
+                bounds::BUSY_WAIT,
+            )?,
+            sleep_increment: micros(
+                "runtime.sleep_increment",
+                r.sleep_increment,
+                d.sleep_increment,
+                bounds::SLEEP,
+            )?,
+            max_sleep: micros("runtime.max_sleep", r.max_sleep, d.max_sleep, bounds::SLEEP)?,
             module_path: r.module_path.unwrap_or_default().into_iter().map(PathBuf::from).collect(),
         })
     }
@@ -303,13 +357,23 @@ impl Merge<'_> {
     }
 }
 
-/// Built-in durations are small; saturate rather than cast.
-fn whole(v: u128) -> u64 {
-    u64::try_from(v).unwrap_or(u64::MAX)
+/// How a duration key is written in the file, for its messages.
+#[derive(Debug, Clone, Copy)]
+enum DurationUnit {
+    Seconds,
+    Millis,
+    Micros,
 }
 
-/// Below this a task's own frames and the runtime's call path do not fit.
-const MIN_STACK: u64 = 16 << 10;
+impl DurationUnit {
+    fn show(self, d: Duration) -> String {
+        match self {
+            DurationUnit::Seconds => format!("{}", d.as_secs_f64()),
+            DurationUnit::Millis => format!("{}", d.as_millis()),
+            DurationUnit::Micros => format!("{}", d.as_micros()),
+        }
+    }
+}
 
 /// A group's id: a number, or a name looked up in /etc/group.
 fn group_id(group: &str) -> Option<u32> {

@@ -73,14 +73,16 @@ impl ConfigSource {
         let Some(path) = self.path() else {
             return Ok(Parsed { config: Default::default(), warnings: Vec::new(), port_given: false });
         };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
-            origin: match self {
-                ConfigSource::Flag(_) => "--config".to_owned(),
-                ConfigSource::Env { var, .. } => (*var).to_owned(),
-                ConfigSource::Defaults => unreachable!("defaults name no file"),
-            },
-            path: path.to_owned(),
-            source,
+        let text = super::read_small_text(path, super::MAX_CONFIG_FILE).map_err(|source| {
+            ConfigError::Unreadable {
+                origin: match self {
+                    ConfigSource::Flag(_) => "--config".to_owned(),
+                    ConfigSource::Env { var, .. } => (*var).to_owned(),
+                    ConfigSource::Defaults => unreachable!("defaults name no file"),
+                },
+                path: path.to_owned(),
+                source,
+            }
         })?;
         parse_config(&text, &path.display().to_string())
     }

@@ -34,7 +34,7 @@ impl Sealer {
 
     /// The key in `path` (all its bytes, at least [`MIN_KEY`]).
     pub fn from_file(path: &Path) -> Result<Sealer, String> {
-        let key = std::fs::read(path)
+        let key = crate::config::read_small_file(path, crate::config::MAX_KEY_FILE)
             .map_err(|e| format!("networking.cluster_key_file: {}: cannot read it: {e}", path.display()))?;
         if key.len() < MIN_KEY {
             return Err(format!(

@@ -45,7 +45,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let text = match std::fs::read_to_string(&args.config) {
+    let text = match chimaera::config::read_small_text(&args.config, chimaera::config::MAX_CONFIG_FILE) {
         Ok(text) => text,
         Err(e) => return fail(2, &format!("cannot read {}: {e}", args.config.display())),
     };
