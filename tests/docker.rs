@@ -65,6 +65,8 @@ impl Drop for Project {
     fn drop(&mut self) {
         let _ = self.compose(&["down", "-t", "5"]);
         let _ = run(Command::new("docker").args(["rm", "-f", &format!("{}-mounted", self.name)]));
+        // Last, once no container uses it: each run's image is ~0.5 GB.
+        let _ = run(Command::new("docker").args(["rmi", "-f", &self.image]));
     }
 }
 
@@ -192,7 +194,9 @@ fn three_node_cluster_in_docker() {
     assert!(down.status.success(), "{}", text(&down));
     let left = run(Command::new("docker").args(["ps", "-q", "--filter", &format!("name={}_", project.name)]));
     assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty(), "containers left: {}", text(&left));
-    let _ = run(Command::new("docker").args(["rmi", &image]));
+    drop(project);
+    let images = run(Command::new("docker").args(["images", "-q", &image]));
+    assert!(String::from_utf8_lossy(&images.stdout).trim().is_empty(), "image {image} left behind");
     eprintln!(
         "docker test: image built in {image_built:.1?}, node 1 rejoined {rejoined:.1?} after its restart, all in {:.1?}",
         started.elapsed()

@@ -628,6 +628,22 @@ fn run_document(doc: &Path, blocks: &[Block]) {
     std::os::unix::fs::symlink(artifacts().dir(), dir.join("target/release")).expect("link the tools");
 
     let script = script_of(blocks, root);
+    let mut expected: BTreeSet<String> = top_level_entries(dir);
+    // The sandbox configuration's own log file, and the crate a guide has
+    // the reader make (`cargo new NAME`): that is the reader's work, not
+    // litter.
+    expected.insert("chimaera.log".to_owned());
+    expected.extend(
+        blocks
+            .iter()
+            .filter(|b| b.has("runnable"))
+            .flat_map(|b| b.text.lines())
+            .filter_map(|line| line.split('#').next()?.trim().strip_prefix("cargo new "))
+            .filter_map(|args| args.split_whitespace().last().map(str::to_owned)),
+    );
+    expected.extend(blocks.iter().filter_map(|b| b.attr("file")).filter_map(|p| {
+        Path::new(p).components().next().map(|c| c.as_os_str().to_string_lossy().into_owned())
+    }));
     let path = std::env::join_paths(
         std::iter::once(artifacts().dir().to_owned())
             .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
@@ -671,6 +687,18 @@ fn run_document(doc: &Path, blocks: &[Block]) {
         doc.display(),
         status.map_or_else(|| format!("no exit within {SCRIPT_TIMEOUT:?}"), |s| s.to_string()),
     );
+    // A documented example cleans up after itself: run where a reader
+    // runs it (the checkout), it must leave nothing there.
+    let left: Vec<String> = top_level_entries(dir).difference(&expected).cloned().collect();
+    assert!(left.is_empty(), "{}: its runnable blocks left {left:?} behind", doc.display());
+}
+
+/// The names directly in `dir`.
+fn top_level_entries(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .expect("read the script's directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
