@@ -15,7 +15,7 @@ use std::time::Instant;
 use chimod_sdk::PoolId;
 use chimod_sdk::bulk::BulkSegment;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::bulk::{BulkError, BulkHeap, BulkHeaps};
 use crate::cluster::{Membership, NODE_ADDRESS_VAR};
@@ -26,8 +26,8 @@ use crate::module::ModuleSearchPath;
 use crate::net::{NetConfig, Network, Sealer};
 use crate::node::Node;
 use crate::reaper::Reapers;
-use crate::shm::{SegmentSet, ShmError, ShmIdentity};
-use crate::stop::{StopReason, StopSignal};
+use crate::shm::{SegmentSet, ShmError, ShmIdentity, all_names};
+use crate::stop::{STOP_GRACE, StopDeadline, StopReason, StopSignal};
 use crate::worker::Workers;
 
 /// Why the runtime could not start.
@@ -251,6 +251,21 @@ impl Runtime {
     pub fn run(mut self) -> StopReason {
         let reason = self.node.stop.wait();
         info!(%reason, "stopping");
+        let names: Vec<String> = all_names(self.segments.identity()).collect();
+        let deadline = StopDeadline::arm(STOP_GRACE, move || {
+            error!(
+                "the stop did not finish within {STOP_GRACE:?} (a worker or a module is stuck); removing shared memory and exiting without finishing it"
+            );
+            for name in &names {
+                let _ = rustix::shm::unlink(name.as_str());
+            }
+            // SAFETY: `_exit` ends the process at once; nothing the stuck
+            // threads hold is run or freed.
+            unsafe { libc::_exit(1) }
+        });
+        if let Err(e) = &deadline {
+            warn!("no deadline for the stop: {e}");
+        }
         self.shutdown();
         reason
     }

@@ -62,3 +62,70 @@ impl StopSignal {
         Ok(())
     }
 }
+
+/// How long a stop may take in all (workers draining, pools destroyed,
+/// devices flushed) before the runtime gives up on finishing it: it then
+/// removes its shared memory and exits with code 1. A stuck module or a
+/// corrupted queue can delay a stop, never prevent it.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A deadline for a stop: unless dropped (the stop finished) within the
+/// grace, `on_expiry` runs on a thread of its own.
+#[derive(Debug)]
+pub struct StopDeadline {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StopDeadline {
+    /// Starts the clock.
+    pub fn arm(
+        grace: std::time::Duration,
+        on_expiry: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let watched = done.clone();
+        let thread = std::thread::Builder::new().name("chi-stop-deadline".into()).spawn(move || {
+            let (lock, cond) = &*watched;
+            let finished = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let (finished, _) =
+                cond.wait_timeout_while(finished, grace, |f| !*f).unwrap_or_else(PoisonError::into_inner);
+            if !*finished {
+                drop(finished);
+                on_expiry();
+            }
+        })?;
+        Ok(StopDeadline { done, thread: Some(thread) })
+    }
+}
+
+impl Drop for StopDeadline {
+    fn drop(&mut self) {
+        let (lock, cond) = &*self.done;
+        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        cond.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_deadline_fires_only_if_not_dropped_in_time() {
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = fired.clone();
+        drop(StopDeadline::arm(Duration::from_secs(60), move || flag.store(true, Ordering::SeqCst)).unwrap());
+        assert!(!fired.load(Ordering::SeqCst), "dropped in time: no expiry");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let deadline = StopDeadline::arm(Duration::from_millis(1), move || tx.send(()).unwrap()).unwrap();
+        rx.recv_timeout(Duration::from_secs(60)).expect("the deadline fired");
+        drop(deadline);
+    }
+}

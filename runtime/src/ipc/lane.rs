@@ -10,6 +10,18 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
+/// A lane whose positions and cells no runtime or client could have
+/// written: something else wrote over the shared memory. Found instead of
+/// spun on (a garbage sequence would otherwise make `pop` retry forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("dequeue position {position} finds a cell of sequence {sequence}")]
+pub struct LaneCorrupt {
+    /// The consumer's position.
+    pub position: u64,
+    /// What the cell there holds.
+    pub sequence: u64,
+}
+
 /// A lane's head. `capacity` cells follow it in memory.
 #[derive(Debug)]
 #[repr(C, align(64))]
@@ -49,7 +61,8 @@ impl Lane {
         unsafe { &*(self as *const Lane).add(1).cast::<Cell>().add(index) }
     }
 
-    /// Sets an empty lane up. Runtime only, before the segment is `Ready`.
+    /// Sets an empty lane up. Runtime only: before the segment is `Ready`,
+    /// or to reset a lane found corrupt (whatever it held is lost).
     pub fn init(&self, capacity: u32) {
         debug_assert!(capacity.is_power_of_two());
         self.enqueue_pos.store(0, Ordering::Relaxed);
@@ -61,7 +74,8 @@ impl Lane {
         }
     }
 
-    /// Appends `slot`; `Err(())` when the lane holds `depth` tasks already.
+    /// Appends `slot`; `Err(())` when the lane holds `depth` tasks already
+    /// (or is corrupt: the caller's wait for room is bounded by its timeout).
     #[allow(clippy::result_unit_err)]
     pub fn push(&self, capacity: u32, depth: u32, slot: u32) -> Result<(), ()> {
         let mut pos = self.enqueue_pos.load(Ordering::Relaxed);
@@ -75,13 +89,13 @@ impl Lane {
             if diff == 0 {
                 match self.enqueue_pos.compare_exchange_weak(
                     pos,
-                    pos + 1,
+                    pos.wrapping_add(1),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
                         cell.slot.store(slot, Ordering::Relaxed);
-                        cell.sequence.store(pos + 1, Ordering::Release);
+                        cell.sequence.store(pos.wrapping_add(1), Ordering::Release);
                         return Ok(());
                     }
                     Err(current) => pos = current,
@@ -89,36 +103,52 @@ impl Lane {
             } else if diff < 0 {
                 return Err(());
             } else {
-                pos = self.enqueue_pos.load(Ordering::Relaxed);
+                // Another producer claimed `pos`: it has moved on. If
+                // nobody has, the cell is garbage; give up rather than spin.
+                let now = self.enqueue_pos.load(Ordering::Relaxed);
+                if now == pos {
+                    return Err(());
+                }
+                pos = now;
             }
         }
     }
 
-    /// Takes the oldest slot index, if any.
-    pub fn pop(&self, capacity: u32) -> Option<u32> {
+    /// Takes the oldest slot index, if any. Every retry follows another
+    /// consumer's progress, so a lane of garbage is reported, not spun on.
+    pub fn pop(&self, capacity: u32) -> Result<Option<u32>, LaneCorrupt> {
         let mut pos = self.dequeue_pos.load(Ordering::Relaxed);
         loop {
             let cell = self.cell(capacity, pos);
             let seq = cell.sequence.load(Ordering::Acquire);
-            let diff = seq.wrapping_sub(pos + 1) as i64;
+            let diff = seq.wrapping_sub(pos.wrapping_add(1)) as i64;
             if diff == 0 {
                 match self.dequeue_pos.compare_exchange_weak(
                     pos,
-                    pos + 1,
+                    pos.wrapping_add(1),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
                         let slot = cell.slot.load(Ordering::Relaxed);
-                        cell.sequence.store(pos + u64::from(capacity), Ordering::Release);
-                        return Some(slot);
+                        cell.sequence.store(pos.wrapping_add(u64::from(capacity)), Ordering::Release);
+                        return Ok(Some(slot));
                     }
                     Err(current) => pos = current,
                 }
+            } else if diff == -1 {
+                // The cell still waits for its producer: empty.
+                return Ok(None);
             } else if diff < 0 {
-                return None;
+                // The consumer finds a cell either published for it (0) or
+                // not yet (-1); anything older no lane ever holds.
+                return Err(LaneCorrupt { position: pos, sequence: seq });
             } else {
-                pos = self.dequeue_pos.load(Ordering::Relaxed);
+                let now = self.dequeue_pos.load(Ordering::Relaxed);
+                if now == pos {
+                    return Err(LaneCorrupt { position: pos, sequence: seq });
+                }
+                pos = now;
             }
         }
     }
@@ -215,13 +245,13 @@ mod tests {
         assert!(lane.push(8, 5, 99).is_err(), "depth 5 reached");
         assert_eq!(lane.len(), 5);
         for i in 0..5 {
-            assert_eq!(lane.pop(8), Some(i));
+            assert_eq!(lane.pop(8), Ok(Some(i)));
         }
-        assert_eq!(lane.pop(8), None);
+        assert_eq!(lane.pop(8), Ok(None));
         // Wrap around many times.
         for i in 0..1000 {
             lane.push(8, 8, i).unwrap();
-            assert_eq!(lane.pop(8), Some(i));
+            assert_eq!(lane.pop(8), Ok(Some(i)));
         }
     }
 
@@ -247,7 +277,7 @@ mod tests {
         let mut last = vec![None::<u32>; PRODUCERS as usize];
         let mut got = 0;
         while got < PRODUCERS * EACH {
-            if let Some(v) = t.lane().pop(t.capacity) {
+            if let Ok(Some(v)) = t.lane().pop(t.capacity) {
                 assert!(!std::mem::replace(&mut seen[v as usize], true), "{v} twice");
                 let producer = (v / EACH) as usize;
                 assert!(last[producer] < Some(v), "per-producer order broken");
@@ -257,5 +287,25 @@ mod tests {
         }
         handles.into_iter().for_each(|h| h.join().unwrap());
         assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn garbage_is_reported_not_spun_on_and_a_reset_lane_serves_again() {
+        let t = TestLane::new(8);
+        let lane = t.lane();
+        lane.push(8, 8, 1).unwrap();
+        // What a stray write over the segment leaves: positions and cells
+        // no producer or consumer wrote.
+        lane.dequeue_pos.store(0xa1b2_c3d4_e5f6_0718, Ordering::Relaxed);
+        lane.enqueue_pos.store(u64::MAX, Ordering::Relaxed);
+        for i in 0..8 {
+            lane.cell(8, i).sequence.store(0xdead_beef_dead_beef, Ordering::Relaxed);
+        }
+        let err = lane.pop(8).unwrap_err();
+        assert_eq!(err, LaneCorrupt { position: 0xa1b2_c3d4_e5f6_0718, sequence: 0xdead_beef_dead_beef });
+        assert!(lane.push(8, 8, 2).is_err(), "a producer gives up too");
+        lane.init(8);
+        lane.push(8, 8, 3).unwrap();
+        assert_eq!(lane.pop(8), Ok(Some(3)));
     }
 }

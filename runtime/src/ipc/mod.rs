@@ -28,7 +28,7 @@ mod status;
 
 pub use futex::{futex_wait, futex_wake};
 pub use header::{Header, RuntimeState};
-pub use lane::Lane;
+pub use lane::{Lane, LaneCorrupt};
 pub use layout::{Layout, LayoutError, Queue};
 pub use slot::{SLOT_SIZE, Slot, SlotHeader, spill, state};
 pub use status::TaskStatus;

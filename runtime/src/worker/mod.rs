@@ -33,7 +33,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use self::execute::{Job, fail_job};
 use self::fiber::Fibers;
@@ -152,10 +152,20 @@ fn serve(shared: Arc<WorkerShared>, lane_index: u32, mut idle: Idle, stack_size:
             idle.started();
             worked = true;
         }
-        if let Some(slot) = lane.pop(capacity) {
-            fibers.start(Job::Slot(slot));
-            idle.started();
-            worked = true;
+        match lane.pop(capacity) {
+            Ok(Some(slot)) => {
+                fibers.start(Job::Slot(slot));
+                idle.started();
+                worked = true;
+            }
+            Ok(None) => {}
+            Err(corrupt) => {
+                error!(
+                    lane = lane_index,
+                    "the task queue's lane {lane_index} in shared memory is corrupt ({corrupt}): something wrote over the runtime's shared memory; the lane is reset and the tasks queued in it are lost"
+                );
+                lane.init(capacity);
+            }
         }
         rounds = rounds.wrapping_add(1);
         // Timers are looked at on every idle round, and every 64 busy ones.
@@ -193,7 +203,9 @@ fn serve(shared: Arc<WorkerShared>, lane_index: u32, mut idle: Idle, stack_size:
         }
         idle.wait(lane, || !lane.is_empty() || inbox.has_work(), timers.next_deadline());
     }
-    while let Some(slot) = lane.pop(capacity) {
+    // Bounded by the lane's size, whatever its cells hold.
+    for _ in 0..capacity {
+        let Ok(Some(slot)) = lane.pop(capacity) else { break };
         fail_job(&shared, Job::Slot(slot), Outcome::failed(TaskStatus::Stopping, "runtime stopping"));
     }
     while let Some(task) = inbox.pop_task() {
