@@ -36,6 +36,11 @@ impl PendingCalls {
         id
     }
 
+    /// Drops a call that was never sent.
+    pub fn forget(&self, id: u64) {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+    }
+
     /// Delivers a reply; `false` if no call has that id (late or forged).
     pub fn complete(&self, id: u64, from: u32, outcome: Outcome) -> bool {
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);

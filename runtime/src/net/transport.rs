@@ -27,10 +27,11 @@ use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use super::admission::{Admission, Held, Verdict};
 
+use super::frame::MAX_FRAME;
 use super::frame::{Body, Frame};
 use super::peers::{PeerState, PeerTable};
 use super::pending::PendingCalls;
-use super::seal::Sealer;
+use super::seal::{Sealer, TAG};
 use crate::ipc::TaskStatus;
 use crate::node::Node;
 use crate::task::{Completion, InternalTask, Outcome};
@@ -99,7 +100,14 @@ impl NetHandle {
         let id =
             self.pending.register(target, self.addresses[target as usize], completion.clone(), self.wait);
         let frame = Frame::new(self.node_id, Body::Request { id, pool, method, input: input.to_vec(), long });
-        if peer.send(self.sealer.seal(frame.encode())).is_err() {
+        let bytes = wire(&self.sealer, &frame).map_err(|len| {
+            self.pending.forget(id);
+            Outcome::failed(
+                TaskStatus::Error,
+                format!("a task of {len} bytes cannot be sent to node {target}: frames between nodes are limited to {MAX_FRAME} bytes"),
+            )
+        })?;
+        if peer.send(bytes).is_err() {
             return Err(Outcome::failed(TaskStatus::Stopping, "runtime stopping"));
         }
         crate::worker::handed_off();
@@ -207,6 +215,35 @@ impl Network {
 
 /// The most frames packed into one message.
 const MAX_PARTS: usize = 64;
+/// The largest message a peer may send, counted as the socket counts it
+/// (each part's bytes and `FRAME_ACCOUNTING_BYTES`): one frame of the
+/// largest size with its cluster key tag, or many smaller ones packed
+/// together up to the same total. The socket refuses a message past it on
+/// the header of the frame that would pass it, before reading its body, so
+/// a peer cannot make a node buffer more (docs/reliability.md).
+const MAX_MESSAGE: usize = MAX_FRAME + TAG + MAX_PARTS * zeromq::FRAME_ACCOUNTING_BYTES;
+
+/// What a message part costs against [`MAX_MESSAGE`].
+fn accounted(part: usize) -> usize {
+    part + zeromq::FRAME_ACCOUNTING_BYTES
+}
+
+/// Every socket of the network, listening or connecting.
+fn socket_options() -> zeromq::SocketOptions {
+    let mut options = zeromq::SocketOptions::default();
+    options.max_message_size(MAX_MESSAGE);
+    options
+}
+
+/// A frame encoded and sealed for the network, or its size when it is over
+/// [`MAX_FRAME`] (a peer would refuse it).
+fn wire(sealer: &Sealer, frame: &Frame) -> Result<Vec<u8>, usize> {
+    let bytes = frame.encode();
+    if bytes.len() > MAX_FRAME {
+        return Err(bytes.len());
+    }
+    Ok(sealer.seal(bytes))
+}
 
 fn endpoint(address: IpAddr, port: u16) -> String {
     format!("tcp://{}", SocketAddr::new(address, port))
@@ -221,7 +258,7 @@ async fn serve(
     bound: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
     let own = config.addresses[config.node_id as usize];
-    let mut socket = zeromq::RouterSocket::new();
+    let mut socket = zeromq::RouterSocket::with_options(socket_options());
     let mut connections = socket.monitor();
     let mut admission = Admission::new(config.addresses.clone(), own);
     let mut held = Held::default();
@@ -325,6 +362,17 @@ fn dropped(handle: &NetHandle, count: usize, why: &str) {
 /// the hostfile (its frames are dropped).
 fn note_connection(admission: &mut Admission, event: zeromq::SocketEvent) {
     static LIMIT: LogLimit = LogLimit::new();
+    static ACCEPT_LIMIT: LogLimit = LogLimit::new();
+    if let zeromq::SocketEvent::AcceptFailed(e) = &event {
+        // The socket pauses its accepts (growing to a second) and keeps
+        // serving the connections it has.
+        if let Some(quiet) = ACCEPT_LIMIT.allow() {
+            warn!(
+                "cannot accept a connection: {e} (out of file descriptors?); pausing new connections, serving those open                  ({quiet} more such failures since the last such line)"
+            );
+        }
+        return;
+    }
     let Some(source) = admission.on_event(event) else { return };
     if let Some(quiet) = LIMIT.allow() {
         warn!(
@@ -415,12 +463,13 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
             let sealer = handle.sealer.clone();
             let completion = Completion::new();
             completion.on_complete(move |outcome| {
-                let reply = Frame::new(
-                    own,
-                    Body::Reply { id, status: outcome.status as u32, output: outcome.output },
-                );
-                if let Some(peer) = reply_to {
-                    let _ = peer.send(sealer.seal(reply.encode()));
+                let reply = |status: TaskStatus, output| Frame::new(own, Body::Reply { id, status: status as u32, output });
+                let bytes = wire(&sealer, &reply(outcome.status, outcome.output)).or_else(|len| {
+                    let why = format!("the task's output of {len} bytes cannot be sent back: frames between nodes are limited to {MAX_FRAME} bytes");
+                    wire(&sealer, &reply(TaskStatus::Error, why.into_bytes()))
+                });
+                if let (Some(peer), Ok(bytes)) = (reply_to, bytes) {
+                    let _ = peer.send(bytes);
                     crate::worker::handed_off();
                 }
             });
@@ -457,8 +506,10 @@ async fn feed_peer(
     liveness: Arc<PeerTable>,
 ) {
     let target = endpoint(address, port);
+    // A frame taken from the queue that did not fit the last message.
+    let mut carry: Option<Vec<u8>> = None;
     loop {
-        let mut socket = zeromq::DealerSocket::new();
+        let mut socket = zeromq::DealerSocket::with_options(socket_options());
         let mut attempt = 0u32;
         loop {
             match tokio::time::timeout(poll, socket.connect(&target)).await {
@@ -480,27 +531,36 @@ async fn feed_peer(
         }
         info!(node = id, "connected to node {id} ({address})");
         loop {
-            tokio::select! {
-                () = liveness.reconnect[id as usize].notified() => {
-                    info!(node = id, "reconnecting to node {id} ({address})");
-                    break;
-                }
-                bytes = queue.recv() => {
-                    let Some(bytes) = bytes else { return };
-                    // Whatever else is queued goes in the same message, one
-                    // frame per part: one write for many frames under load.
-                    let mut message = ZmqMessage::from(bytes);
-                    for _ in 1..MAX_PARTS {
-                        match queue.try_recv() {
-                            Ok(more) => message.push_back(Bytes::from(more)),
-                            Err(_) => break,
-                        }
-                    }
-                    if let Err(e) = socket.send(message).await {
-                        warn!(node = id, "lost node {id} ({address}): {e}; reconnecting");
+            let bytes = match carry.take() {
+                Some(bytes) => bytes,
+                None => tokio::select! {
+                    () = liveness.reconnect[id as usize].notified() => {
+                        info!(node = id, "reconnecting to node {id} ({address})");
                         break;
                     }
+                    bytes = queue.recv() => match bytes {
+                        Some(bytes) => bytes,
+                        None => return,
+                    },
+                },
+            };
+            // Whatever else is queued goes in the same message, one frame
+            // per part (one write for many frames under load), up to the
+            // size a peer accepts: what does not fit starts the next one.
+            let mut size = accounted(bytes.len());
+            let mut message = ZmqMessage::from(bytes);
+            while message.len() < MAX_PARTS {
+                let Ok(more) = queue.try_recv() else { break };
+                if size + accounted(more.len()) > MAX_MESSAGE {
+                    carry = Some(more);
+                    break;
                 }
+                size += accounted(more.len());
+                message.push_back(Bytes::from(more));
+            }
+            if let Err(e) = socket.send(message).await {
+                warn!(node = id, "lost node {id} ({address}): {e}; reconnecting");
+                break;
             }
         }
     }
