@@ -23,6 +23,14 @@ fn ready_line_segments_and_clean_sigterm() {
         "{log_before_stop}"
     );
     assert!(log_before_stop.contains("workers: 1 sched + 1 slow"), "{log_before_stop}");
+    // Every line of the file says which runtime wrote it; only its user reads it.
+    let prefix = format!("[{identity} pid {}] ", rt.pid());
+    assert!(
+        log_before_stop.lines().all(|l| l.starts_with(&prefix)),
+        "lines without `{prefix}`:\n{log_before_stop}"
+    );
+    let log_mode = std::fs::metadata(rt.spec().dir().join("chimaera.log")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&log_mode.permissions()) & 0o777, 0o600);
     assert!(log_before_stop.contains(&format!("networking: port {port}")), "{log_before_stop}");
     let status = rt.terminate();
     assert_eq!(status.code(), Some(0));

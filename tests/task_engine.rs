@@ -175,6 +175,14 @@ fn errors_panics_and_unknown_pools_fail_only_their_task() {
         other => panic!("{other:?}"),
     }
     assert_eq!(client.call_method(GREETER, GREET, &"still".to_owned()).unwrap(), "hello, still!");
+    // The panic is one error line of logging.file, naming the module and
+    // the pool, not a raw panic and backtrace on stderr alone.
+    let log = rt.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("asked to panic in a call")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("ERROR") && lines[0].contains("panicked at "), "{}", lines[0]);
+    assert!(lines[0].contains("greeter"), "the pool is named: {}", lines[0]);
+    assert!(!rt.stderr().contains("stack backtrace"), "{}", rt.stderr());
 }
 
 #[test]

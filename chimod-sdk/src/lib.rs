@@ -47,6 +47,7 @@ mod error;
 mod export;
 pub mod host;
 mod logging;
+pub use logging::panic_line;
 mod module;
 mod params;
 mod pool_id;

@@ -32,6 +32,30 @@ pub(crate) fn install(host: HostApi) {
     let module = MODULE_NAME.get().copied().unwrap_or("unknown module");
     if crate::host::install(host) {
         let _ = tracing::subscriber::set_global_default(Forwarder { module, max_level: host.max_level });
+        // The module's copy of std has a panic hook of its own, which would
+        // print to stderr only; a panic is one error line of the runtime's
+        // log instead (the task or creation fails with its message too).
+        std::panic::set_hook(Box::new(|info| tracing::error!("{}", panic_line(info))));
+    }
+}
+
+/// A panic as one log line: where, and what it said. The SDK logs a
+/// module's panics with it, and the runtime its own.
+///
+/// ```
+/// std::panic::set_hook(Box::new(|info| eprintln!("{}", chimod_sdk::panic_line(info))));
+/// let _ = std::panic::take_hook();
+/// ```
+pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)");
+    match info.location() {
+        Some(at) => format!("panicked at {}:{}:{}: {message}", at.file(), at.line(), at.column()),
+        None => format!("panicked: {message}"),
     }
 }
 

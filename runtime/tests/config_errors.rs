@@ -221,3 +221,20 @@ fn module_parameters_are_kept_verbatim() {
     assert_eq!(e.params["flag"], true);
     assert!(!e.params.contains_key("pool_id"));
 }
+
+#[test]
+fn a_repeated_key_names_itself_and_where_in_plain_words() {
+    // The guide's retry snippets pasted into one file, one after another.
+    let text = error("networking:\n  port: 5600\nnetworking:\n  wait_for_restart: 5\n").to_string();
+    assert_eq!(
+        text,
+        format!(
+            "{FILE}: networking: the key `networking` appears again at the top level (line 3, column 1); each key may appear once, so merge the two into one (snippets pasted one after another each repeat their section's name)"
+        )
+    );
+    let err = error("networking:\n  port: 5600\n  port: 5601\n");
+    assert_eq!(err.key(), Some("networking.port"));
+    let text = err.to_string();
+    assert!(text.contains("the key `port` appears again in this section (line 3, column 3)"), "{text}");
+    assert!(!text.contains("DuplicateKeyPolicy"), "{text}");
+}

@@ -64,6 +64,9 @@ fn deserialize(
     warnings.extend(ignored.iter().map(|path| unknown_key_warning(file, path)));
     result.map_err(|err| {
         let message = err.without_snippet().to_string();
+        if let Some(duplicate) = duplicate_key(&message, failed_at.as_deref()) {
+            return ConfigError::Invalid { file: file.to_owned(), key: duplicate.0, message: duplicate.1 };
+        }
         let got = err
             .location()
             .and_then(|loc| scalar_at(text, loc.line(), loc.column()))
@@ -91,6 +94,26 @@ fn deserialize(
 /// `Option`; operators know paths as they appear in the file.
 fn clean_path(path: &str) -> String {
     path.split('.').filter(|seg| *seg != "?").collect::<Vec<_>>().join(".")
+}
+
+/// A repeated key, as the operator should read it: the parser's own words
+/// name an option of its API. `(key path, message)`.
+fn duplicate_key(message: &str, at: Option<&str>) -> Option<(String, String)> {
+    let rest = message.strip_prefix("duplicate mapping key: ")?;
+    let key = rest.split(',').next()?.trim();
+    let place = rest.rsplit_once(" at ").map(|(_, place)| place.trim()).unwrap_or("");
+    let path = match at.filter(|p| !p.is_empty() && *p != ".") {
+        Some(section) => format!("{section}.{key}"),
+        None => key.to_owned(),
+    };
+    let section =
+        if at.is_some_and(|p| !p.is_empty() && p != ".") { "in this section" } else { "at the top level" };
+    Some((
+        path,
+        format!(
+            "the key `{key}` appears again {section} ({place}); each key may appear once, so merge the two into one (snippets pasted one after another each repeat their section's name)"
+        ),
+    ))
 }
 
 fn missing_field(message: &str) -> Option<&str> {

@@ -56,7 +56,15 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(e) => return fail(2, &e),
     };
-    if let Err(e) = chimaera::logging::init(&parsed.config.logging) {
+    // The identity the runtime's memory will have (its node address as
+    // `--node-address` or CHI_NODE_ADDRESS names it), to tell its log
+    // lines from those of other runtimes in a shared file.
+    let mut identity = chimaera::shm::ShmIdentity::for_current_user(parsed.config.networking.port);
+    if let Some(address) = args.node_address.as_deref().and_then(|a| a.trim().parse().ok()) {
+        identity = identity.with_node(Some(address));
+    }
+    let label = format!("{identity} pid {}", std::process::id());
+    if let Err(e) = chimaera::logging::init(&parsed.config.logging, &label, parsed.config.memory.shm_group) {
         return fail(1, &e);
     }
     info!("loaded {source}");
