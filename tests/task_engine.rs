@@ -449,3 +449,54 @@ fn a_killed_client_s_slots_are_reclaimed_and_the_runtime_serves_on() {
     assert!(rt.log().contains("reclaimed bulk buffers of a client process that died"), "{}", rt.log());
     assert_eq!(client.call_method(GREETER, GREET, &"after".to_owned()).unwrap(), "hello, after!");
 }
+
+/// Submits echo tasks until the runtime gives no more slots within 200 ms;
+/// returns what was submitted and the error that stopped it.
+fn fill<'c>(client: &'c Client, pool: PoolId) -> (Vec<chimaera::client::PendingTask<'c>>, ClientError) {
+    let input = ECHO.encode_input(&b"x".to_vec()).unwrap();
+    let mut held = Vec::new();
+    loop {
+        let task =
+            TaskSpec { submit_timeout: Duration::from_millis(200), ..TaskSpec::new(pool, ECHO.id, &input) };
+        match client.submit(&task) {
+            Ok(pending) => held.push(pending),
+            Err(e) => return (held, e),
+        }
+    }
+}
+
+#[test]
+fn a_greedy_client_cannot_starve_admin_tasks_or_take_more_than_its_share() {
+    // The default queue depth: the slots, not the lanes, run out first.
+    let rt = start(TWO_PLUS_ONE, "  queue_depth: 10000\n");
+    let greedy = attach(&rt);
+    let (mut held, why) = fill(&greedy, PoolId::new(400, 0));
+    assert!(matches!(why, ClientError::NoFreeSlot { .. }), "{why}");
+    // Every slot but the admin reserve is held: status and stop still get through.
+    let status = Command::new(artifacts().bin("chimaera_status"))
+        .args(["--port", &rt.spec().port().to_string(), "--timeout", "5"])
+        .env_remove("CHI_NODE_ADDRESS")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+
+    // A second client attaches: the greedy one's share is now half.
+    let other = attach(&rt);
+    let half = held.len() / 2;
+    for pending in held.drain(..half) {
+        pending.wait(Some(Duration::from_secs(30))).expect("an echo");
+    }
+    let (more, why) = fill(&greedy, PoolId::new(400, 0));
+    assert!(more.is_empty(), "the greedy client took {} more past its share", more.len());
+    match why {
+        ClientError::OverShare { held: h, share, .. } => {
+            assert_eq!(h as usize, held.len());
+            assert!(share as usize <= held.len(), "{share}");
+        }
+        other => panic!("expected OverShare, got {other}"),
+    }
+    // The newcomer gets the slots the greedy one gave back.
+    let (theirs, _) = fill(&other, PoolId::new(400, 0));
+    assert!(theirs.len() >= half / 2, "the second client got only {} slots", theirs.len());
+    drop(more);
+}

@@ -85,6 +85,15 @@ pub fn reap(queue: &Queue, index: u32, of: u32) -> u32 {
     let me = crate::node::own_pid();
     let mut alive: HashMap<u32, bool> = HashMap::new();
     let mut freed = 0;
+    if index == 0 {
+        // Entries of clients that died without giving theirs back.
+        for entry in 0..crate::ipc::MAX_CLIENTS {
+            let pid = queue.header().clients[entry].load(Ordering::Relaxed);
+            if pid != 0 && pid != me && !*alive.entry(pid).or_insert_with(|| process_alive(pid)) {
+                queue.unregister_client(entry, pid);
+            }
+        }
+    }
     for i in (index..queue.slots_touched()).step_by(of.max(1) as usize) {
         let h = queue.slot(i).header;
         let seen = h.state.load(Ordering::Acquire);

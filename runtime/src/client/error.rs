@@ -75,6 +75,20 @@ pub enum ClientError {
         /// How long the client waited.
         waited: Duration,
     },
+    /// This client already holds its fair share of the task slots (the
+    /// slots not reserved for admin tasks, shared out evenly among the
+    /// clients attached) and none came back within the submit timeout.
+    #[error(
+        "this client holds {held} tasks in flight, its fair share of the runtime's task slots ({share}, the slots shared out among the clients attached), and none finished within {waited:?}; collect finished tasks first"
+    )]
+    OverShare {
+        /// Tasks this client has in flight.
+        held: u32,
+        /// Its share.
+        share: u32,
+        /// How long it waited.
+        waited: Duration,
+    },
     /// The task did not complete within the wait timeout.
     #[error("task did not complete within {0:?}")]
     Timeout(Duration),

@@ -100,6 +100,8 @@ pub struct Client {
     incarnation: u64,
     /// The bound on every `call` (`set_call_timeout`).
     call_timeout: Option<Duration>,
+    /// This client's entry in the runtime's client table, if it got one.
+    entry: Option<usize>,
     /// This process: a client belongs to the process that attached it
     /// (`getpid` is a system call, so it is asked once).
     pid: u32,
@@ -191,6 +193,7 @@ impl Client {
             port,
             incarnation,
             call_timeout: None,
+            entry: queue.register_client(std::process::id()),
             pid: std::process::id(),
             in_flight: AtomicU32::new(0),
         })
@@ -327,16 +330,32 @@ impl Client {
         let mut started = None;
         let lane_index = choose_lane(&self.queue, task.est_cpu >= SLOW_TASK_THRESHOLD);
         let mut backoff = Backoff::default();
+        // Admin tasks (status, stop, pool changes) have slots and lane
+        // cells of their own, so they get through a queue others filled.
+        let admin = task.pool == PoolId::ADMIN;
         let index = loop {
             self.check_serving()?;
-            if let Some(index) = self.queue.pop_free() {
+            let held = self.in_flight.load(Ordering::Relaxed);
+            let share = if admin || held < self.quick_share() { None } else { Some(self.queue.fair_share()) };
+            if share.is_none_or(|share| held < share)
+                && let Some(index) = self.queue.pop_free(admin)
+            {
                 break index;
             }
-            self.wait_for_room(&mut backoff, &mut started, task, lane_index).map_err(|e| match e {
-                ClientError::QueueFull { waited, .. } => {
-                    ClientError::NoFreeSlot { slots: self.queue.layout().num_slots, waited }
+            self.wait_for_room(&mut backoff, &mut started, task, lane_index).map_err(|e| {
+                match (e, share) {
+                    // Over a share smaller than every slot: others are attached.
+                    (ClientError::QueueFull { waited, .. }, Some(share))
+                        if held >= share
+                            && share < self.queue.layout().num_slots - self.queue.layout().admin_reserve =>
+                    {
+                        ClientError::OverShare { held, share, waited }
+                    }
+                    (ClientError::QueueFull { waited, .. }, _) => {
+                        ClientError::NoFreeSlot { slots: self.queue.layout().num_slots, waited }
+                    }
+                    (other, _) => other,
                 }
-                other => other,
             })?;
         };
         let slot = self.queue.slot(index);
@@ -367,7 +386,8 @@ impl Client {
         h.state.store(if abandoned { state::ABANDONED } else { state::SUBMITTED }, Ordering::Relaxed);
         let lane = self.queue.lane(lane_index);
         let layout = self.queue.layout();
-        while lane.push(layout.lane_capacity, layout.queue_depth, index).is_err() {
+        let depth = if admin { layout.lane_capacity } else { layout.queue_depth };
+        while lane.push(layout.lane_capacity, depth, index).is_err() {
             if let Err(e) = self
                 .check_serving()
                 .and_then(|()| self.wait_for_room(&mut backoff, &mut started, task, lane_index))
@@ -378,6 +398,14 @@ impl Client {
         }
         lane.ring();
         Ok(index)
+    }
+
+    /// Below this many tasks in flight no client can be over its share
+    /// (every share is at least the general slots over the table's size),
+    /// so the table need not be read.
+    fn quick_share(&self) -> u32 {
+        let l = self.queue.layout();
+        ((l.num_slots - l.admin_reserve) / crate::ipc::MAX_CLIENTS as u32).max(1)
     }
 
     /// Copies out an output that spilled into `runtime_data`, and frees it.
@@ -457,6 +485,14 @@ fn shm_error(identity: &ShmIdentity) -> impl Fn(ShmError) -> ClientError + '_ {
             ClientError::NoRuntime { identity: identity.to_string(), port: identity.port() }
         }
         other => ClientError::Shm(other.to_string()),
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry {
+            self.queue.unregister_client(entry, self.pid);
+        }
     }
 }
 

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// `Header::magic`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"CHIMAIN1");
 /// `Header::layout_version`: bumped whenever any shared structure changes.
-pub const LAYOUT_VERSION: u32 = 6;
+pub const LAYOUT_VERSION: u32 = 7;
+/// Entries of the attached-client table (`Header::clients`).
+pub const MAX_CLIENTS: usize = 256;
 
 /// The runtime's life, as clients see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,17 @@ pub struct Header {
     /// reaper scans no further than this (every slot of a 1G segment is
     /// 262,144 pages).
     pub slots_touched: AtomicU32,
+    /// Slots taken and not yet given back, of every kind.
+    pub slots_in_use: AtomicU32,
+    /// The last `admin_reserve` free slots go to admin-pool tasks only, so
+    /// `chimaera_status` and `chimaera_stop_runtime` get through a queue
+    /// that other clients filled.
+    pub admin_reserve: u32,
+    /// Attached clients by process id (0: a free entry). A client takes an
+    /// entry at attach (CAS 0 to its pid) and gives it back when dropped;
+    /// the reaper clears the entries of processes that died. How many are
+    /// taken sets each client's fair share of the slots.
+    pub clients: [AtomicU32; MAX_CLIENTS],
 }
 
 impl Header {

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::header::{Header, LAYOUT_VERSION, MAGIC, RuntimeState};
+use super::header::{Header, LAYOUT_VERSION, MAGIC, MAX_CLIENTS, RuntimeState};
 use super::lane::Lane;
 use super::slot::{SLOT_SIZE, Slot, state};
 
@@ -50,7 +50,13 @@ pub struct Layout {
     pub slots_offset: u64,
     /// Slots.
     pub num_slots: u32,
+    /// Slots only admin-pool tasks may take (see `Header::admin_reserve`).
+    pub admin_reserve: u32,
 }
+
+/// Cells a lane has beyond `queue_depth`, which only admin-pool tasks may
+/// fill: a lane that other clients filled still takes a status or stop.
+pub const ADMIN_LANE_ROOM: u32 = 64;
 
 const fn round_up(value: u64, to: u64) -> u64 {
     value.div_ceil(to) * to
@@ -66,8 +72,24 @@ impl Layout {
         slow_lanes: u32,
         queue_depth: u32,
     ) -> Result<Layout, LayoutError> {
-        let num_lanes = sched_lanes + slow_lanes;
-        let lane_capacity = queue_depth.max(2).next_power_of_two();
+        // Bounded by the configuration's own range; checked, never wrapped.
+        let lane_capacity =
+            queue_depth.max(2).checked_add(ADMIN_LANE_ROOM).and_then(u32::checked_next_power_of_two).ok_or(
+                LayoutError::TooSmall {
+                    have: segment_bytes,
+                    need: u64::MAX,
+                    lanes: sched_lanes,
+                    depth: queue_depth,
+                },
+            )?;
+        let Some(num_lanes) = sched_lanes.checked_add(slow_lanes) else {
+            return Err(LayoutError::TooSmall {
+                have: segment_bytes,
+                need: u64::MAX,
+                lanes: u32::MAX,
+                depth: queue_depth,
+            });
+        };
         let lanes_offset = round_up(size_of::<Header>() as u64, 64);
         let lane_stride = round_up(Lane::bytes(lane_capacity) as u64, 64);
         let slots_offset = round_up(lanes_offset + lane_stride * u64::from(num_lanes), SLOT_SIZE as u64);
@@ -84,6 +106,7 @@ impl Layout {
         }
         let fit = (segment_bytes - slots_offset) / SLOT_SIZE as u64;
         let num_slots = fit.min(u64::from(NIL - 1)) as u32;
+        let admin_reserve = (num_slots / 8).min(64);
         Ok(Layout {
             sched_lanes,
             num_lanes,
@@ -93,6 +116,7 @@ impl Layout {
             lane_stride,
             slots_offset,
             num_slots,
+            admin_reserve,
         })
     }
 }
@@ -139,6 +163,9 @@ impl Queue {
             free_head: AtomicU64::new(u64::from(NIL)),
             round_robin: AtomicU64::new(0),
             slots_touched: AtomicU32::new(0),
+            slots_in_use: AtomicU32::new(0),
+            admin_reserve: layout.admin_reserve,
+            clients: [const { AtomicU32::new(0) }; MAX_CLIENTS],
         };
         let queue = Queue { base, layout };
         for lane in 0..layout.num_lanes {
@@ -176,6 +203,7 @@ impl Queue {
             lane_stride: h.lane_stride,
             slots_offset: h.slots_offset,
             num_slots: h.num_slots,
+            admin_reserve: h.admin_reserve,
         };
         let lanes_end = layout.lanes_offset + layout.lane_stride * u64::from(layout.num_lanes);
         let slots_end = layout.slots_offset + u64::from(layout.num_slots) * SLOT_SIZE as u64;
@@ -185,6 +213,7 @@ impl Queue {
             && layout.sched_lanes > 0
             && layout.sched_lanes <= layout.num_lanes
             && lanes_end <= layout.slots_offset
+            && layout.admin_reserve < layout.num_slots
             && slots_end <= len;
         if !sane {
             return Err(LayoutError::Foreign("offsets outside the segment".into()));
@@ -226,8 +255,20 @@ impl Queue {
     }
 
     /// Takes a free slot, if any: one given back before (the free stack),
-    /// else one never used.
-    pub fn pop_free(&self) -> Option<u32> {
+    /// else one never used. The last `admin_reserve` free slots go to
+    /// admin-pool tasks only (`for_admin`).
+    pub fn pop_free(&self, for_admin: bool) -> Option<u32> {
+        let in_use = &self.header().slots_in_use;
+        let general = self.layout.num_slots - self.layout.admin_reserve;
+        if !for_admin && in_use.load(Ordering::Relaxed) >= general {
+            return None;
+        }
+        let index = self.pop_free_stack()?;
+        in_use.fetch_add(1, Ordering::Relaxed);
+        Some(index)
+    }
+
+    fn pop_free_stack(&self) -> Option<u32> {
         let head = &self.header().free_head;
         let mut current = head.load(Ordering::Acquire);
         loop {
@@ -241,6 +282,30 @@ impl Queue {
                 Ok(_) => return Some(index),
                 Err(seen) => current = seen,
             }
+        }
+    }
+
+    /// Slots every client may hold at once besides admin tasks: all that
+    /// are not reserved, shared out evenly among the clients attached
+    /// (at least one slot each). The rule clients keep (`client::Client`).
+    pub fn fair_share(&self) -> u32 {
+        let general = self.layout.num_slots - self.layout.admin_reserve;
+        let attached = self.header().clients.iter().filter(|c| c.load(Ordering::Relaxed) != 0).count() as u32;
+        (general / attached.max(1)).max(1)
+    }
+
+    /// Takes an entry of the client table for `pid`; `None` when all are taken.
+    pub fn register_client(&self, pid: u32) -> Option<usize> {
+        self.header()
+            .clients
+            .iter()
+            .position(|c| c.compare_exchange(0, pid, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+    }
+
+    /// Gives entry `entry` of the client table back, if `pid` still holds it.
+    pub fn unregister_client(&self, entry: usize, pid: u32) {
+        if let Some(c) = self.header().clients.get(entry) {
+            let _ = c.compare_exchange(pid, 0, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 
@@ -275,6 +340,10 @@ impl Queue {
 
     /// Returns a slot to the free stack.
     pub fn push_free(&self, index: u32) {
+        let _ = self
+            .header()
+            .slots_in_use
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         let head = &self.header().free_head;
         let slot = self.slot(index);
         let mut current = head.load(Ordering::Relaxed);
@@ -312,6 +381,7 @@ mod tests {
     fn defaults_fit_the_default_segment() {
         let l = Layout::compute(1 << 30, 4, 4, 10_000).unwrap();
         assert_eq!((l.num_lanes, l.lane_capacity), (8, 16384));
+        assert_eq!(l.admin_reserve, 64);
         assert!(l.num_slots > 8 * 10_000, "{}", l.num_slots);
     }
 
@@ -331,32 +401,51 @@ mod tests {
     fn free_stack_hands_out_each_slot_once() {
         let (_mem, base, layout, queue) = fresh_queue();
         let mut seen = std::collections::HashSet::new();
-        while let Some(i) = queue.pop_free() {
+        while let Some(i) = queue.pop_free(true) {
             assert!(seen.insert(i));
         }
         assert_eq!(seen.len() as u32, layout.num_slots);
         queue.push_free(3);
-        assert_eq!(queue.pop_free(), Some(3));
+        assert_eq!(queue.pop_free(true), Some(3));
         // SAFETY: as above.
         let attached = unsafe { Queue::attach(base, 4 << 20) }.unwrap();
         assert_eq!(attached.layout(), &layout);
     }
 
     #[test]
+    fn the_admin_reserve_is_left_to_admin_tasks_and_shares_are_even() {
+        let (_mem, _, layout, queue) = fresh_queue();
+        let general = layout.num_slots - layout.admin_reserve;
+        assert!(layout.admin_reserve > 0);
+        for _ in 0..general {
+            queue.pop_free(false).unwrap();
+        }
+        assert_eq!(queue.pop_free(false), None, "the reserve is not for other tasks");
+        let admin = queue.pop_free(true).expect("an admin task still gets a slot");
+        queue.release(admin);
+        assert_eq!(queue.fair_share(), general);
+        let first = queue.register_client(10).unwrap();
+        queue.register_client(11).unwrap();
+        assert_eq!(queue.fair_share(), general / 2);
+        queue.unregister_client(first, 10);
+        assert_eq!(queue.fair_share(), general);
+    }
+
+    #[test]
     fn slots_touched_marks_the_highest_slot_ever_taken() {
         let (_mem, _, _, queue) = fresh_queue();
         assert_eq!(queue.slots_touched(), 0);
-        let taken: Vec<u32> = (0..3).map(|_| queue.pop_free().unwrap()).collect();
+        let taken: Vec<u32> = (0..3).map(|_| queue.pop_free(false).unwrap()).collect();
         assert_eq!(queue.slots_touched(), 3, "taken {taken:?}");
         // Freed slots are taken again first: the mark does not move.
         for i in taken {
             queue.release(i);
         }
         for _ in 0..3 {
-            queue.pop_free().unwrap();
+            queue.pop_free(false).unwrap();
         }
         assert_eq!(queue.slots_touched(), 3);
-        queue.pop_free().unwrap();
+        queue.pop_free(false).unwrap();
         assert_eq!(queue.slots_touched(), 4);
     }
 }

@@ -27,8 +27,8 @@ mod slot;
 mod status;
 
 pub use futex::{futex_wait, futex_wake};
-pub use header::{Header, RuntimeState};
+pub use header::{Header, MAX_CLIENTS, RuntimeState};
 pub use lane::{Lane, LaneCorrupt};
-pub use layout::{Layout, LayoutError, Queue};
+pub use layout::{ADMIN_LANE_ROOM, Layout, LayoutError, Queue};
 pub use slot::{SLOT_SIZE, Slot, SlotHeader, spill, state};
 pub use status::TaskStatus;
