@@ -148,12 +148,68 @@ pub struct CreatePool {
 /// let bytes = chimod_sdk::codec::encode(&CreateOutcome::AlreadyExists).unwrap();
 /// assert_eq!(CREATE_POOL.decode_output(&bytes).unwrap(), CreateOutcome::AlreadyExists);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CreateOutcome {
     /// A new pool.
     Created,
     /// The same pool (same id, module, name and parameters) was already there.
     AlreadyExists,
+    /// A pool spread over the cluster (`broadcast`, `dynamic`): what each
+    /// node did, by node id in order. A node that restarted and lost its
+    /// pools creates it again while the others already have it.
+    OnNodes(Vec<NodeCreate>),
+}
+
+/// What one node did with a spread pool creation ([`CreateOutcome::OnNodes`]).
+///
+/// ```
+/// use chimod_sdk::admin::NodeCreate;
+/// let n = NodeCreate { node_id: 1, created: true };
+/// assert!(n.created);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeCreate {
+    /// The node.
+    pub node_id: u32,
+    /// `true`: created there now; `false`: it was already there.
+    pub created: bool,
+}
+
+impl CreateOutcome {
+    /// One line for an operator: `created`, `already exists`, or per node
+    /// (`created on node 1; already exists on nodes 0, 2`).
+    ///
+    /// ```
+    /// use chimod_sdk::admin::{CreateOutcome, NodeCreate};
+    /// let mixed = CreateOutcome::OnNodes(vec![
+    ///     NodeCreate { node_id: 0, created: false },
+    ///     NodeCreate { node_id: 1, created: true },
+    /// ]);
+    /// assert_eq!(mixed.describe(), "created on node 1; already exists on node 0");
+    /// assert_eq!(CreateOutcome::Created.describe(), "created");
+    /// ```
+    pub fn describe(&self) -> String {
+        let nodes = match self {
+            CreateOutcome::Created => return "created".to_owned(),
+            CreateOutcome::AlreadyExists => return "already exists".to_owned(),
+            CreateOutcome::OnNodes(nodes) => nodes,
+        };
+        let list = |created: bool| {
+            let ids: Vec<String> =
+                nodes.iter().filter(|n| n.created == created).map(|n| n.node_id.to_string()).collect();
+            match ids.len() {
+                0 => None,
+                1 => Some(format!("node {}", ids[0])),
+                _ => Some(format!("nodes {}", ids.join(", "))),
+            }
+        };
+        match (list(true), list(false)) {
+            (Some(_), None) => format!("created on every node ({})", nodes.len()),
+            (None, Some(_)) => format!("already exists on every node ({})", nodes.len()),
+            (Some(made), Some(had)) => format!("created on {made}; already exists on {had}"),
+            (None, None) => "no node answered".to_owned(),
+        }
+    }
 }
 
 /// One pool, as [`LIST_POOLS`] reports it.

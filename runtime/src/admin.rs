@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chimod_sdk::admin::{
     BulkStats, CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, HEARTBEAT,
-    LIST_POOLS, NodeStats, PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats,
+    LIST_POOLS, NodeCreate, NodeStats, PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats,
     SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, WorkerStats,
 };
 use chimod_sdk::{PoolId, PoolQuery};
@@ -70,6 +70,7 @@ fn create_pool(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
         .map(|n| (n, network.call(n, PoolId::ADMIN, CREATE_POOL.id, &input, false)))
         .collect();
     let mut failures = Vec::new();
+    let mut done = Vec::new();
     for (n, call) in calls {
         let outcome = match call {
             Ok(completion) => completion.wait(),
@@ -77,10 +78,21 @@ fn create_pool(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
         };
         if outcome.status != crate::ipc::TaskStatus::Ok {
             failures.push(format!("node {n}: {}", String::from_utf8_lossy(&outcome.output)));
+            continue;
+        }
+        match CREATE_POOL.decode_output(&outcome.output) {
+            Ok(CreateOutcome::Created) => done.push(NodeCreate { node_id: n, created: true }),
+            Ok(CreateOutcome::AlreadyExists) => done.push(NodeCreate { node_id: n, created: false }),
+            Ok(other) => failures.push(format!("node {n}: unexpected answer {other:?}")),
+            Err(e) => failures.push(format!("node {n}: {e}")),
         }
     }
     match (local, failures.is_empty()) {
-        (Ok(outcome), true) => Ok(outcome),
+        (Ok(outcome), true) => {
+            done.push(NodeCreate { node_id: network.node_id(), created: outcome == CreateOutcome::Created });
+            done.sort_by_key(|n| n.node_id);
+            Ok(CreateOutcome::OnNodes(done))
+        }
         (Ok(_), false) => Err(format!("created on this node, but not on {}", failures.join("; "))),
         (Err(e), true) => Err(e),
         (Err(e), false) => Err(format!("{e}; and on {}", failures.join("; "))),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chimaera::config::parse_config;
 use chimaera_util::{ConfigFlag, parse_seconds, say};
-use chimod_sdk::admin::CreateOutcome;
 use clap::Parser;
 
 /// Create the pools listed in a config file's `compose:` section in the
@@ -70,8 +69,7 @@ fn main() -> ExitCode {
     for (i, entry) in parsed.config.compose.iter().enumerate() {
         let what = format!("compose[{i}] {} {} `{}`", entry.mod_name, entry.pool_id, entry.pool_name);
         match admin.create_pool(entry) {
-            Ok(CreateOutcome::Created) => say!("{what}: created"),
-            Ok(CreateOutcome::AlreadyExists) => say!("{what}: already exists"),
+            Ok(outcome) => say!("{what}: {}", outcome.describe()),
             Err(e) => {
                 failed += 1;
                 say!("{what}: failed: {e}");
