@@ -246,7 +246,43 @@ fn module_files_cut_short_are_refused_by_name_and_the_runtime_serves_on() {
             .contains(&format!("failed: cannot load {}/libcut0.so: it is cut short: ", dir.path().display())),
         "{stdout}"
     );
+    // What the tool was told is one warning line of the runtime's log.
+    let log = rt.log();
+    let told: Vec<&str> =
+        log.lines().filter(|l| l.contains("cannot create pool cut0 601.0 `cut0`: cannot load")).collect();
+    assert_eq!(told.len(), 1, "{log}");
+    assert!(told[0].contains("WARN"), "{}", told[0]);
     let client = chimaera_test_support::attach(&rt);
     assert_eq!(client.admin().list_pools().expect("still serving").len(), 2, "admin and `good`");
     assert_eq!(rt.terminate().code(), Some(0), "the runtime must still stop cleanly");
+}
+
+#[test]
+fn a_library_the_loader_refuses_is_named_with_the_loader_s_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cc = |args: &[&str]| std::process::Command::new("gcc").args(args).current_dir(dir.path()).status();
+    std::fs::write(dir.path().join("gone.c"), "int gone(void) { return 1; }\n").unwrap();
+    std::fs::write(
+        dir.path().join("needs.c"),
+        "int gone(void);\nint chimod_plugin(void) { return gone(); }\n",
+    )
+    .unwrap();
+    let built = cc(&["-shared", "-fPIC", "-o", "libgone.so", "gone.c"]).is_ok_and(|s| s.success())
+        && cc(&["-shared", "-fPIC", "-o", "libneeds_gone.so", "needs.c", "-L.", "-lgone"])
+            .is_ok_and(|s| s.success());
+    if !built {
+        eprintln!("\n*** SKIPPED: needs gcc to build a library with a missing dependency ***\n");
+        return;
+    }
+    // A whole ELF shared object, whose dependency is gone: only dlopen can tell.
+    std::fs::remove_file(dir.path().join("libgone.so")).unwrap();
+    let rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}compose:\n{}", bare_entry("needs_gone", "602.0")))
+        .env("CHI_REPO_PATH", dir.path())
+        .start();
+    let line = format!(
+        "compose[0] (needs_gone 602.0): cannot load {}/libneeds_gone.so: dlopen failed: libgone.so: cannot open shared object file",
+        dir.path().display()
+    );
+    assert!(rt.log().contains(&line), "missing `{line}` in:\n{}", rt.log());
+    assert_eq!(rt.terminate().code(), Some(0));
 }

@@ -9,7 +9,7 @@ use chimod_sdk::admin::{
     SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, WorkerStats,
 };
 use chimod_sdk::{PoolId, PoolQuery};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::node::Node;
 use crate::pool::PoolSpec;
@@ -60,6 +60,12 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
 /// container per node under the same id. The outcome is this node's; any
 /// other node's failure is an error naming that node.
 fn create_pool(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
+    let what = format!("{} {} `{}`", req.mod_name, req.pool_id, req.pool_name);
+    // What the requester (chimaera_compose) is told is in the log too.
+    create_pool_spread(node, req).inspect_err(|e| warn!("cannot create pool {what}: {e}"))
+}
+
+fn create_pool_spread(node: &Node, req: CreatePool) -> Result<CreateOutcome, String> {
     let spread = !req.forwarded && matches!(req.pool_query, PoolQuery::Broadcast | PoolQuery::Dynamic);
     let forward = CreatePool { forwarded: true, ..req.clone() };
     let local = create_pool_here(node, req);
