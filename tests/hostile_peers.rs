@@ -73,6 +73,10 @@ fn a_frame_declaring_a_terabyte_is_refused_on_its_header() {
     let grown = rss_bytes(node.pid()).saturating_sub(before);
     assert!(grown < BOUND, "the node grew by {} MiB on {} MiB sent", grown / MIB, sent as u64 / MIB);
     assert!(sent < 256 << 20, "the node read all 256 MiB of a 1 TiB frame instead of hanging up");
+    poll_until("the refusal in the log", Duration::from_secs(30), Duration::from_millis(20), || {
+        node.log().contains("the connection from 127.0.0.1 was closed: ")
+    });
+    assert!(node.log().contains("max_message_size"), "{}", node.log());
     still_serves(&node);
 }
 

@@ -67,6 +67,11 @@ impl Admission {
         }
     }
 
+    /// The address connection `identity` came from, if known.
+    pub fn source(&self, identity: &Bytes) -> Option<IpAddr> {
+        self.connections.get(identity).copied()
+    }
+
     /// Whether a message from the connection `identity` may be acted on.
     pub fn check(&self, identity: &Bytes) -> Verdict {
         match self.connections.get(identity) {

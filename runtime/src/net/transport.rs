@@ -298,7 +298,7 @@ async fn serve(
                 }
             }
             Some(event) = connections.next() => {
-                note_connection(&mut admission, event);
+                note_connection(&handle, &mut admission, event);
                 act_on_released(&node, &handle, &admission, &mut held, Instant::now());
             }
             message = socket.recv() => match message {
@@ -307,7 +307,7 @@ async fn serve(
                     // connection was accepted; messages held for it go
                     // before this one, in order.
                     while let Ok(event) = connections.try_recv() {
-                        note_connection(&mut admission, event);
+                        note_connection(&handle, &mut admission, event);
                     }
                     act_on_released(&node, &handle, &admission, &mut held, Instant::now());
                     receive(&node, &handle, &admission, &mut held, message);
@@ -360,9 +360,17 @@ fn dropped(handle: &NetHandle, count: usize, why: &str) {
 
 /// Records what the monitor reports, and logs a connection from outside
 /// the hostfile (its frames are dropped).
-fn note_connection(admission: &mut Admission, event: zeromq::SocketEvent) {
+fn note_connection(handle: &NetHandle, admission: &mut Admission, event: zeromq::SocketEvent) {
     static LIMIT: LogLimit = LogLimit::new();
     static ACCEPT_LIMIT: LogLimit = LogLimit::new();
+    if let zeromq::SocketEvent::ReceiveFailed(identity, why) = &event {
+        // An oversized or malformed message: the socket drops the
+        // connection before the frames reach us; count and log it here.
+        let from = admission.source(&Bytes::from(identity.clone()));
+        let from = from.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string());
+        dropped(handle, 1, &format!("the connection from {from} was closed: {why}"));
+        return;
+    }
     if let zeromq::SocketEvent::AcceptFailed(e) = &event {
         // The socket pauses its accepts (growing to a second) and keeps
         // serving the connections it has.

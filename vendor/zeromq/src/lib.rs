@@ -342,6 +342,9 @@ pub enum SocketEvent {
     Closed,
     CloseFailed,
     Disconnected(PeerIdentity),
+    /// chimaera-rs patch: a peer's connection failed while receiving (a
+    /// malformed or oversized message, say) and is dropped; why.
+    ReceiveFailed(PeerIdentity, String),
 }
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

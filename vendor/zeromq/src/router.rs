@@ -82,10 +82,12 @@ impl SocketRecv for RouterSocket {
                     // We could take an approach of using `tracing` and have that be an optional feature
                     // tracing::warn!("Received unimplemented message type: {:?}", msg);
                 }
-                Some((peer_id, Err(_e))) => {
+                Some((peer_id, Err(e))) => {
+                    // chimaera-rs patch: say why, before the disconnect.
+                    if let Some(monitor) = self.backend.monitor().lock().as_mut() {
+                        let _ = monitor.try_send(SocketEvent::ReceiveFailed(peer_id.clone(), e.to_string()));
+                    }
                     self.backend.peer_disconnected(&peer_id);
-                    // We could take an approach of using `tracing` and have that be an optional feature
-                    // tracing::error!("Error receiving message from peer {}: {:?}", peer_id, e);
                 }
                 None => {
                     // The fair queue is empty, which shouldn't happen in normal operation
