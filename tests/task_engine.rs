@@ -69,6 +69,42 @@ fn several_client_processes_at_once() {
     assert!(tasks_done(&attach(&rt)) >= 3 * (10_000 + 3 * 3000));
 }
 
+/// Processes running `chimaera_bench --burn-cpu` (what `--contend` starts).
+fn cpu_burners() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == b"--burn-cpu"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_bench_prints_quiet_and_contended_figures_side_by_side_and_stops_its_contenders() {
+    let rt = start(TWO_PLUS_ONE, "");
+    let out = Command::new(artifacts().bin("chimaera_bench"))
+        .args(["--port", &rt.spec().port().to_string()])
+        .args(["--tasks", "2000", "--threads", "1", "--window", "8", "--repeat", "2", "--contend", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].contains("median of 2"), "{stdout}");
+    let header: Vec<&str> = lines[1].split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    assert_eq!(header, ["quiet", "2 CPU-bound processes"], "{stdout}");
+    for figure in ["round trip p50", "throughput sync, 1", "throughput pipelined (window 8), 1"] {
+        let line =
+            lines.iter().find(|l| l.starts_with(figure)).unwrap_or_else(|| panic!("{figure}: {stdout}"));
+        let values = line.matches(" us (").count() + line.matches(" tasks/s (").count();
+        assert_eq!(values, 2, "a figure per column, with its range: {line}");
+    }
+    assert!(stdout.contains("rerun: chimaera_bench --tasks 2000"), "{stdout}");
+    assert_eq!(cpu_burners(), Vec::<u32>::new(), "the bench stopped its CPU-bound processes");
+}
+
 #[test]
 fn a_full_lane_pushes_back_then_everything_completes() {
     // One worker, lanes of 4: a window of 200 keeps the lane full.
@@ -214,19 +250,34 @@ fn no_runtime_is_a_clear_error() {
 fn every_lane_map_policy_spreads_as_documented() {
     for policy in ["round_robin", "map_by_pid_tid", "random"] {
         let rt = start(
-            "workers:\n  sched_threads: 2\n  slow_threads: 0\n",
+            "workers:\n  sched_threads: 3\n  slow_threads: 0\n",
             &format!("  lane_map_policy: {policy}\n"),
         );
         let client = attach(&rt);
+        let per_lane = |client: &Client| -> Vec<u64> {
+            client.admin().stats().unwrap().workers.iter().map(|w| w.tasks_done).collect()
+        };
+        // One call at a time: the worker that answered stays awake and
+        // takes the next call; the others sleep (docs/deployment.md).
         for _ in 0..400 {
             client.call_method(PoolId::ADMIN, PING, &()).unwrap();
         }
-        let stats = client.admin().stats().unwrap();
-        let per_lane: Vec<u64> = stats.workers.iter().map(|w| w.tasks_done).collect();
+        let calls = per_lane(&client);
+        let busiest = *calls.iter().max().unwrap();
+        assert!(busiest >= 200, "{policy}: one worker takes most single calls: {calls:?}");
+        // A burst that one worker cannot keep up with reaches every lane,
+        // except under map_by_pid_tid, where one client thread has one lane.
+        let sleep = SLEEP.encode_input(&1).unwrap();
+        let spec = TaskSpec::new(GREETER, SLEEP.id, &sleep);
+        let burst: Vec<_> = (0..240).map(|_| client.submit(&spec).unwrap()).collect();
+        burst.into_iter().for_each(|t| drop(t.wait(None).unwrap()));
+        let after = per_lane(&client);
+        let burst_lanes: Vec<u64> = after.iter().zip(&calls).map(|(a, c)| a - c).collect();
         match policy {
-            // One client thread always maps to the same lane.
-            "map_by_pid_tid" => assert!(per_lane.contains(&0), "{policy}: {per_lane:?}"),
-            _ => assert!(per_lane.iter().all(|n| *n > 50), "{policy}: {per_lane:?}"),
+            "map_by_pid_tid" => {
+                assert_eq!(burst_lanes.iter().filter(|n| **n > 0).count(), 1, "{policy}: {burst_lanes:?}")
+            }
+            _ => assert!(burst_lanes.iter().all(|n| *n > 10), "{policy}: {burst_lanes:?}"),
         }
     }
 }

@@ -100,9 +100,9 @@ pub struct Runtime {
 /// The `Header::lane_policy` code of a policy.
 pub fn lane_policy_code(policy: LaneMapPolicy) -> u32 {
     match policy {
-        LaneMapPolicy::RoundRobin => 0,
-        LaneMapPolicy::MapByPidTid => 1,
-        LaneMapPolicy::Random => 2,
+        LaneMapPolicy::RoundRobin => crate::ipc::lane_policy::ROUND_ROBIN,
+        LaneMapPolicy::MapByPidTid => crate::ipc::lane_policy::MAP_BY_PID_TID,
+        LaneMapPolicy::Random => crate::ipc::lane_policy::RANDOM,
     }
 }
 

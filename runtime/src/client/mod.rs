@@ -43,7 +43,7 @@ use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
 use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmError, ShmIdentity, incarnation_alive, runtime_alive};
-use crate::spin::Spinner;
+use crate::spin::{Peer, Spinner};
 
 /// How often a sleeping client checks that the runtime is still alive.
 pub const LIVENESS_PERIOD: Duration = Duration::from_millis(20);
@@ -227,9 +227,9 @@ impl Client {
 
     /// Submits a task; wait on the returned handle for its output.
     pub fn submit(&self, task: &TaskSpec<'_>) -> Result<PendingTask<'_>, ClientError> {
-        let index = self.enqueue(task, false)?;
+        let (index, lane) = self.enqueue(task, false)?;
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        Ok(PendingTask { client: self, index, done: false })
+        Ok(PendingTask { client: self, index, lane, done: false })
     }
 
     /// Submits a task nobody waits for; the runtime frees it when done.
@@ -299,7 +299,7 @@ impl Client {
         AdminClient::new(self)
     }
 
-    fn enqueue(&self, task: &TaskSpec<'_>, abandoned: bool) -> Result<u32, ClientError> {
+    fn enqueue(&self, task: &TaskSpec<'_>, abandoned: bool) -> Result<(u32, u32), ClientError> {
         // An input too large for the slot goes in a client_data buffer the
         // runtime frees once the task has run (see `ipc::spill`).
         let spilled = if task.input.len() > Slot::PAYLOAD {
@@ -325,7 +325,7 @@ impl Client {
         task: &TaskSpec<'_>,
         abandoned: bool,
         spilled: Option<chimod_sdk::bulk::Bulk>,
-    ) -> Result<u32, ClientError> {
+    ) -> Result<(u32, u32), ClientError> {
         // The clock is read only once there is something to wait for.
         let mut started = None;
         let lane_index = choose_lane(&self.queue, task.est_cpu >= SLOW_TASK_THRESHOLD);
@@ -396,8 +396,9 @@ impl Client {
                 return Err(e);
             }
         }
+        Peer::new(lane.client_cpu(), lane.worker_cpu()).stamp();
         lane.ring();
-        Ok(index)
+        Ok((index, lane_index))
     }
 
     /// Below this many tasks in flight no client can be over its share
@@ -520,6 +521,8 @@ impl Backoff {
 pub struct PendingTask<'c> {
     client: &'c Client,
     index: u32,
+    /// The lane it was queued in.
+    lane: u32,
     done: bool,
 }
 
@@ -534,7 +537,12 @@ impl PendingTask<'_> {
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<Vec<u8>, ClientError> {
         let slot = self.client.queue.slot(self.index);
         let h = slot.header;
-        for _ in 0..QUICK_CHECKS {
+        let lane = self.client.queue.lane(self.lane);
+        let worker = Peer::new(lane.client_cpu(), lane.worker_cpu());
+        // A worker that waits for this very CPU cannot answer until we
+        // yield it: no quick checks then.
+        let quick = if worker.waits_for_my_cpu() { 0 } else { QUICK_CHECKS };
+        for _ in 0..quick {
             if h.state.load(Ordering::Acquire) == state::DONE {
                 return self.finish();
             }
@@ -555,7 +563,7 @@ impl PendingTask<'_> {
                 return Err(ClientError::Timeout(limit));
             }
             if elapsed < spin {
-                spinner.pause(elapsed);
+                spinner.pause(elapsed, worker);
                 continue;
             }
             h.waiters.store(1, Ordering::SeqCst);

@@ -5,7 +5,17 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 /// `Header::magic`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"CHIMAIN1");
 /// `Header::layout_version`: bumped whenever any shared structure changes.
-pub const LAYOUT_VERSION: u32 = 7;
+pub const LAYOUT_VERSION: u32 = 8;
+
+/// `Header::lane_policy` codes: how a client picks a lane within its kind.
+pub mod lane_policy {
+    /// `round_robin`.
+    pub const ROUND_ROBIN: u32 = 0;
+    /// `map_by_pid_tid`.
+    pub const MAP_BY_PID_TID: u32 = 1;
+    /// `random`.
+    pub const RANDOM: u32 = 2;
+}
 /// Entries of the attached-client table (`Header::clients`).
 pub const MAX_CLIENTS: usize = 256;
 
@@ -49,7 +59,7 @@ pub struct Header {
     pub num_slots: u32,
     /// Bytes per slot.
     pub slot_size: u32,
-    /// `lane_map_policy` (0 round robin, 1 by pid and tid, 2 random).
+    /// `lane_map_policy`: one of [`lane_policy`].
     pub lane_policy: u32,
     /// Byte offset of lane 0.
     pub lanes_offset: u64,

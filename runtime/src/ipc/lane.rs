@@ -38,6 +38,12 @@ pub struct Lane {
     /// producers wake it on.
     pub doorbell: AtomicU32,
     _pad2: [u8; 60],
+    /// Where the worker last waited for work, and where the last client to
+    /// queue here ran (CPU number + 1; 0 unknown): `crate::spin` yields at
+    /// once instead of spinning when the other side waits for this very CPU.
+    worker_cpu: AtomicU32,
+    client_cpu: AtomicU32,
+    _pad3: [u8; 56],
 }
 
 #[derive(Debug)]
@@ -69,6 +75,8 @@ impl Lane {
         self.dequeue_pos.store(0, Ordering::Relaxed);
         self.finished.store(0, Ordering::Relaxed);
         self.doorbell.store(0, Ordering::Relaxed);
+        self.worker_cpu.store(0, Ordering::Relaxed);
+        self.client_cpu.store(0, Ordering::Relaxed);
         for i in 0..u64::from(capacity) {
             self.cell(capacity, i).sequence.store(i, Ordering::Relaxed);
         }
@@ -164,6 +172,16 @@ impl Lane {
         if self.doorbell.load(Ordering::Relaxed) != 0 && self.doorbell.swap(0, Ordering::SeqCst) != 0 {
             super::futex_wake(&self.doorbell);
         }
+    }
+
+    /// The CPU word the lane's worker stamps while it waits for work.
+    pub fn worker_cpu(&self) -> &AtomicU32 {
+        &self.worker_cpu
+    }
+
+    /// The CPU word clients stamp when they queue a task here.
+    pub fn client_cpu(&self) -> &AtomicU32 {
+        &self.client_cpu
     }
 
     /// The worker finished a task it took from this lane. Worker only.

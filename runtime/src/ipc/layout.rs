@@ -365,6 +365,32 @@ impl Queue {
     }
 }
 
+/// Queues in ordinary memory, for unit tests of what works on a queue.
+#[cfg(test)]
+pub(crate) mod test_queue {
+    use super::{Layout, Queue};
+
+    /// Bytes of each test queue.
+    pub(crate) const BYTES: u64 = 4 << 20;
+
+    /// The memory under a test queue, which must outlive it.
+    pub(crate) struct Memory {
+        _bytes: Vec<u8>,
+    }
+
+    /// A queue of `sched` and `slow` lanes in zeroed memory (as a fresh
+    /// segment is), with lane policy code `policy`.
+    pub(crate) fn new(sched: u32, slow: u32, depth: u32, policy: u32) -> (Memory, Queue) {
+        let layout = Layout::compute(BYTES, sched, slow, depth).unwrap();
+        let mem = vec![0u8; BYTES as usize + 4096];
+        let base = mem.as_ptr().wrapping_add(mem.as_ptr().align_offset(4096)) as *mut u8;
+        // SAFETY: `mem` is larger than the layout and is returned with the
+        // queue, for the caller to keep while it uses the queue.
+        let queue = unsafe { Queue::init(base, BYTES, layout, policy) };
+        (Memory { _bytes: mem }, queue)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,16 +411,13 @@ mod tests {
         assert!(l.num_slots > 8 * 10_000, "{}", l.num_slots);
     }
 
-    /// A queue in 4M of zeroed memory (as a fresh segment is), with the
-    /// memory, which must outlive it.
-    fn fresh_queue() -> (Vec<u8>, *mut u8, Layout, Queue) {
-        let layout = Layout::compute(4 << 20, 1, 1, 16).unwrap();
-        let mem = vec![0u8; (4 << 20) + 4096];
-        let base = mem.as_ptr().wrapping_add(mem.as_ptr().align_offset(4096)) as *mut u8;
-        // SAFETY: `mem` is larger than the layout and is returned with the
-        // queue, for the caller to keep while it uses the queue.
-        let queue = unsafe { Queue::init(base, 4 << 20, layout, 0) };
-        (mem, base, layout, queue)
+    fn fresh_queue() -> (test_queue::Memory, *mut u8, Layout, Queue) {
+        let (mem, queue) = test_queue::new(1, 1, 16, 0);
+        (mem, mem_base(&queue), *queue.layout(), queue)
+    }
+
+    fn mem_base(queue: &Queue) -> *mut u8 {
+        (queue.header() as *const Header).cast_mut().cast()
     }
 
     #[test]
@@ -408,7 +431,7 @@ mod tests {
         queue.push_free(3);
         assert_eq!(queue.pop_free(true), Some(3));
         // SAFETY: as above.
-        let attached = unsafe { Queue::attach(base, 4 << 20) }.unwrap();
+        let attached = unsafe { Queue::attach(base, test_queue::BYTES) }.unwrap();
         assert_eq!(attached.layout(), &layout);
     }
 

@@ -27,8 +27,10 @@ mod slot;
 mod status;
 
 pub use futex::{futex_wait, futex_wake};
-pub use header::{Header, MAX_CLIENTS, RuntimeState};
+pub use header::{Header, MAX_CLIENTS, RuntimeState, lane_policy};
 pub use lane::{Lane, LaneCorrupt};
+#[cfg(test)]
+pub(crate) use layout::test_queue;
 pub use layout::{ADMIN_LANE_ROOM, Layout, LayoutError, Queue};
 pub use slot::{SLOT_SIZE, Slot, SlotHeader, spill, state};
 pub use status::TaskStatus;

@@ -5,11 +5,14 @@
 //! caller is likely one doing a call at a time, whose next task comes one
 //! round trip later.
 
+use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
+use super::spin_tokens::SpinTokens;
+
 use crate::ipc::{Lane, futex_wait};
-use crate::spin::Spinner;
+use crate::spin::{Peer, SpinBudget, Spinner};
 
 /// The idle state of one worker.
 #[derive(Debug)]
@@ -23,10 +26,23 @@ pub(super) struct Idle {
     started: u32,
     spinner: Spinner,
     spin: Duration,
+    tokens: Arc<SpinTokens>,
+    /// Whether this idle period's spin holds one of `tokens`.
+    holding: bool,
+    /// What spins after a batch (0) and after a single task (1) learnt.
+    learnt: [SpinBudget; 2],
+    /// This idle period's kind (index of `learnt`) and longest spin.
+    kind: usize,
+    ceiling: Duration,
 }
 
 impl Idle {
-    pub(super) fn new(first_busy_wait: Duration, increment: Duration, max_sleep: Duration) -> Self {
+    pub(super) fn new(
+        first_busy_wait: Duration,
+        increment: Duration,
+        max_sleep: Duration,
+        tokens: Arc<SpinTokens>,
+    ) -> Self {
         Idle {
             first_busy_wait,
             increment,
@@ -36,6 +52,11 @@ impl Idle {
             started: 0,
             spinner: Spinner::new(false),
             spin: first_busy_wait,
+            tokens,
+            holding: false,
+            learnt: [SpinBudget::new(); 2],
+            kind: 0,
+            ceiling: first_busy_wait,
         }
     }
 
@@ -46,8 +67,17 @@ impl Idle {
 
     /// Work arrived: the next idle period starts from a spin again.
     pub(super) fn reset(&mut self) {
-        self.empty_since = None;
+        self.stop_spinning();
+        if let Some(since) = self.empty_since.take() {
+            self.learnt[self.kind].learn(since.elapsed(), self.ceiling);
+        }
         self.next_sleep = self.increment;
+    }
+
+    fn stop_spinning(&mut self) {
+        if std::mem::take(&mut self.holding) {
+            self.tokens.give_back();
+        }
     }
 
     /// Called when there is no work: spins a little, or sleeps until rung,
@@ -59,15 +89,20 @@ impl Idle {
             // gets the plain spin: an idle runtime's periodic tasks must
             // not keep it spinning.
             self.spinner = Spinner::new(self.started == 1);
+            self.kind = usize::from(self.started == 1);
             self.started = 0;
-            self.spin = self.spinner.budget(self.first_busy_wait);
+            self.ceiling = self.spinner.budget(self.first_busy_wait);
+            let budget = self.learnt[self.kind].get(self.ceiling);
+            self.holding = !budget.is_zero() && self.tokens.take();
+            self.spin = if self.holding { budget } else { Duration::ZERO };
         }
         let since = *self.empty_since.get_or_insert(now);
         let waited = now.duration_since(since);
         if waited < self.spin {
-            self.spinner.pause(waited);
+            self.spinner.pause(waited, Peer::new(lane.worker_cpu(), lane.client_cpu()));
             return;
         }
+        self.stop_spinning();
         let nap = deadline.map_or(self.next_sleep, |d| self.next_sleep.min(d.saturating_duration_since(now)));
         if nap.is_zero() {
             return;

@@ -24,6 +24,7 @@ mod fiber;
 mod idle;
 mod inbox;
 mod route;
+mod spin_tokens;
 mod stack_guard;
 mod timers;
 
@@ -98,12 +99,14 @@ impl Workers {
         let _ = node.inboxes.set(inboxes.clone());
         let mut infos = Vec::new();
         let mut threads = Vec::new();
+        let tokens = Arc::new(spin_tokens::SpinTokens::for_this_machine());
         for (lane, inbox) in (0..layout.num_lanes).zip(inboxes) {
             let kind = if lane < layout.sched_lanes { "sched" } else { "slow" };
             let counters = Arc::new(WorkerCounters::default());
             infos.push(WorkerInfo { kind, lane, counters: counters.clone(), inbox: inbox.clone() });
             let shared = Arc::new(WorkerShared { node: node.clone(), queue, lane, counters, inbox });
-            let idle = Idle::new(timing.first_busy_wait, timing.sleep_increment, timing.max_sleep);
+            let idle =
+                Idle::new(timing.first_busy_wait, timing.sleep_increment, timing.max_sleep, tokens.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("chi-{kind}-{lane}"))
                 .spawn(move || serve(shared, lane, idle, stack_size))?;

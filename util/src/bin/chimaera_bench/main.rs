@@ -4,6 +4,7 @@
 //! latency beside the machine's own limits (`--mode bdev`).
 
 mod bdev;
+mod contend;
 mod remote;
 mod runtime;
 mod tasks;
@@ -19,6 +20,8 @@ use clap::{Parser, ValueEnum};
 /// tasks: no-op task latency and throughput between client threads and a
 /// runtime over shared memory. The no-op is the admin pool's `ping`, which
 /// crosses the task queue and the module boundary and does nothing else.
+/// With --contend N the same figures are measured again beside N CPU-bound
+/// processes the bench starts (and stops), and printed side by side.
 ///
 /// bdev: sequential and random writes and reads of 4K, 64K and 1M on a RAM
 /// and a file chimaera_bdev device, at queue depth 1 and --io-depth, beside
@@ -34,6 +37,8 @@ use clap::{Parser, ValueEnum};
 ///
 /// Examples:
 ///   chimaera_bench --tasks 200000 --threads 1,2
+///   chimaera_bench --tasks 100000 --threads 1 --window 64 --contend 1
+///   chimaera_bench --default-workers --contend 1
 ///   chimaera_bench --mode bdev --bdev-dir /mnt/nvme --io-depth 16
 #[derive(Debug, Parser)]
 #[command(version, about, long_about, verbatim_doc_comment)]
@@ -51,9 +56,17 @@ pub struct Args {
     /// remote modes); several, comma-separated, give one figure each.
     #[arg(long, value_delimiter = ',', default_value = "64", value_parser = clap::value_parser!(u32).range(1..))]
     window: Vec<u32>,
-    /// Scheduler workers of the runtime the bench starts.
+    /// Scheduler workers of the runtime the bench starts (no slow workers).
     #[arg(long, default_value_t = 1)]
     sched_workers: u32,
+    /// Start the runtime with the built-in worker counts (the guide's
+    /// defaults: 4 scheduler and 4 slow workers) instead.
+    #[arg(long, conflicts_with_all = ["sched_workers", "port"])]
+    default_workers: bool,
+    /// Also measure beside this many CPU-bound processes (tasks mode): the
+    /// figures of a node whose cores the application is using.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1024))]
+    contend: u32,
     /// Directory of the file device (bdev mode); its file system is measured.
     #[arg(long, default_value = ".")]
     bdev_dir: PathBuf,
@@ -69,9 +82,9 @@ pub struct Args {
     /// Block sizes to measure (bdev mode).
     #[arg(long, value_delimiter = ',', default_value = "4K,64K,1M")]
     block_sizes: Vec<chimod_sdk::Size>,
-    /// Measurements per figure; the median is shown (bdev mode: ours and
-    /// the limit alternating; remote mode: pipelined throughput, with the
-    /// range).
+    /// Measurements per figure; the median is shown (tasks mode: every
+    /// figure, with the range; bdev mode: ours and the limit alternating;
+    /// remote mode: pipelined throughput, with the range).
     #[arg(long, default_value_t = 3)]
     repeat: u32,
     /// Seconds per figure (bdev mode).
@@ -80,6 +93,9 @@ pub struct Args {
     /// Use the runtime already running on this port (tasks mode).
     #[arg(long)]
     port: Option<u16>,
+    /// Be a CPU-bound process (what --contend starts).
+    #[arg(long = "burn-cpu", hide = true)]
+    burn_cpu: bool,
 }
 
 /// What `chimaera_bench` measures.
@@ -95,6 +111,9 @@ enum Mode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.burn_cpu {
+        contend::burn();
+    }
     let result = match (args.mode, args.port) {
         (Mode::Tasks, Some(port)) => tasks::run(&args, port),
         (Mode::Tasks, None) => {

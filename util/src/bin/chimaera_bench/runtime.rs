@@ -5,12 +5,17 @@ use std::process::{Child, Command, Stdio};
 
 use crate::Args;
 
-/// The config of the tasks bench: `--sched-workers` scheduler workers, no
-/// slow workers. `{port}` is filled in when started.
+/// The config of the tasks bench: `--sched-workers` scheduler workers and
+/// no slow workers, or with `--default-workers` the built-in counts.
+/// `{port}` is filled in when started.
 pub fn tasks_config(args: &Args) -> String {
+    let workers = if args.default_workers {
+        String::new()
+    } else {
+        format!("workers:\n  sched_threads: {}\n  slow_threads: 0\n", args.sched_workers)
+    };
     format!(
-        "workers:\n  sched_threads: {}\n  slow_threads: 0\nmemory:\n  main_segment_size: 64M\n  client_data_segment_size: 8M\n  runtime_data_segment_size: 8M\nnetworking:\n  port: {{port}}\nlogging:\n  level: warning\n  file: \"\"\n",
-        args.sched_workers
+        "{workers}memory:\n  main_segment_size: 64M\n  client_data_segment_size: 8M\n  runtime_data_segment_size: 8M\nnetworking:\n  port: {{port}}\nlogging:\n  level: warning\n  file: \"\"\n",
     )
 }
 
