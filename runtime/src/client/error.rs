@@ -6,8 +6,10 @@ use chimod_sdk::codec::CodecError;
 
 use crate::ipc::LayoutError;
 
-/// A client error.
-#[derive(Debug, Clone, thiserror::Error)]
+/// A client error. Its `Debug` form is its message too, so that an
+/// application's `fn main() -> Result<(), ClientError>` (which prints the
+/// error with `Debug`) tells its user what went wrong in words.
+#[derive(Clone, thiserror::Error)]
 pub enum ClientError {
     /// No runtime of this identity is running.
     #[error(
@@ -117,4 +119,24 @@ pub enum ClientError {
     /// A bulk buffer could not be allocated, found or freed.
     #[error(transparent)]
     Bulk(#[from] crate::bulk::BulkError),
+}
+
+impl std::fmt::Debug for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debug_form_is_the_message() {
+        let e = ClientError::NoRuntime { identity: "chi_0_5630".into(), port: 5630 };
+        assert_eq!(format!("{e:?}"), e.to_string());
+        assert!(format!("{e:?}").starts_with("no Chimaera runtime is running for port 5630"));
+        let e = ClientError::Timeout(Duration::from_secs(2));
+        assert_eq!(format!("{e:?}"), e.to_string());
+    }
 }
