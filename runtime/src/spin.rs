@@ -87,6 +87,11 @@ impl Spinner {
         Spinner { next_yield: single.then_some(YIELD_EVERY) }
     }
 
+    /// Whether this is the wait on a single task.
+    pub(crate) fn single(&self) -> bool {
+        self.next_yield.is_some()
+    }
+
     /// How long this wait spins before it sleeps, given the plain spin of
     /// its kind; a plain spin of zero (spinning turned off) stays zero.
     pub(crate) fn budget(&self, plain: Duration) -> Duration {

@@ -43,7 +43,7 @@ use crate::bulk::{BulkHeap, BulkHeaps};
 use crate::config::RuntimeConfig;
 use crate::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
 use crate::shm::{SEGMENTS, Segment, ShmError, ShmIdentity, incarnation_alive, runtime_alive};
-use crate::spin::{Peer, Spinner};
+use crate::spin::Spinner;
 
 /// How often a sleeping client checks that the runtime is still alive.
 pub const LIVENESS_PERIOD: Duration = Duration::from_millis(20);
@@ -396,7 +396,7 @@ impl Client {
                 return Err(e);
             }
         }
-        Peer::new(lane.client_cpu(), lane.worker_cpu()).stamp();
+        lane.client_side().stamp();
         lane.ring();
         Ok((index, lane_index))
     }
@@ -537,8 +537,7 @@ impl PendingTask<'_> {
     pub fn wait(mut self, timeout: Option<Duration>) -> Result<Vec<u8>, ClientError> {
         let slot = self.client.queue.slot(self.index);
         let h = slot.header;
-        let lane = self.client.queue.lane(self.lane);
-        let worker = Peer::new(lane.client_cpu(), lane.worker_cpu());
+        let worker = self.client.queue.lane(self.lane).client_side();
         // A worker that waits for this very CPU cannot answer until we
         // yield it: no quick checks then.
         let quick = if worker.waits_for_my_cpu() { 0 } else { QUICK_CHECKS };

@@ -10,6 +10,8 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
+use crate::spin::Peer;
+
 /// A lane whose positions and cells no runtime or client could have
 /// written: something else wrote over the shared memory. Found instead of
 /// spun on (a garbage sequence would otherwise make `pop` retry forever).
@@ -174,14 +176,15 @@ impl Lane {
         }
     }
 
-    /// The CPU word the lane's worker stamps while it waits for work.
-    pub fn worker_cpu(&self) -> &AtomicU32 {
-        &self.worker_cpu
+    /// The hand-off as the lane's worker sees it: it stamps where it waits
+    /// for work and looks where the last client to queue here ran.
+    pub(crate) fn worker_side(&self) -> Peer<'_> {
+        Peer::new(&self.worker_cpu, &self.client_cpu)
     }
 
-    /// The CPU word clients stamp when they queue a task here.
-    pub fn client_cpu(&self) -> &AtomicU32 {
-        &self.client_cpu
+    /// The hand-off as a client of the lane sees it.
+    pub(crate) fn client_side(&self) -> Peer<'_> {
+        Peer::new(&self.client_cpu, &self.worker_cpu)
     }
 
     /// The worker finished a task it took from this lane. Worker only.

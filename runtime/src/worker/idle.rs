@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::spin_tokens::SpinTokens;
 
 use crate::ipc::{Lane, futex_wait};
-use crate::spin::{Peer, SpinBudget, Spinner};
+use crate::spin::{SpinBudget, Spinner};
 
 /// The idle state of one worker.
 #[derive(Debug)]
@@ -31,9 +31,6 @@ pub(super) struct Idle {
     holding: bool,
     /// What spins after a batch (0) and after a single task (1) learnt.
     learnt: [SpinBudget; 2],
-    /// This idle period's kind (index of `learnt`) and longest spin.
-    kind: usize,
-    ceiling: Duration,
 }
 
 impl Idle {
@@ -55,8 +52,6 @@ impl Idle {
             tokens,
             holding: false,
             learnt: [SpinBudget::new(); 2],
-            kind: 0,
-            ceiling: first_busy_wait,
         }
     }
 
@@ -69,9 +64,16 @@ impl Idle {
     pub(super) fn reset(&mut self) {
         self.stop_spinning();
         if let Some(since) = self.empty_since.take() {
-            self.learnt[self.kind].learn(since.elapsed(), self.ceiling);
+            let (learnt, ceiling) = self.this_period();
+            learnt.learn(since.elapsed(), ceiling);
         }
         self.next_sleep = self.increment;
+    }
+
+    /// What this idle period's kind of spin learnt, and its longest spin.
+    fn this_period(&mut self) -> (&mut SpinBudget, Duration) {
+        let ceiling = self.spinner.budget(self.first_busy_wait);
+        (&mut self.learnt[usize::from(self.spinner.single())], ceiling)
     }
 
     fn stop_spinning(&mut self) {
@@ -89,17 +91,16 @@ impl Idle {
             // gets the plain spin: an idle runtime's periodic tasks must
             // not keep it spinning.
             self.spinner = Spinner::new(self.started == 1);
-            self.kind = usize::from(self.started == 1);
             self.started = 0;
-            self.ceiling = self.spinner.budget(self.first_busy_wait);
-            let budget = self.learnt[self.kind].get(self.ceiling);
+            let (learnt, ceiling) = self.this_period();
+            let budget = learnt.get(ceiling);
             self.holding = !budget.is_zero() && self.tokens.take();
             self.spin = if self.holding { budget } else { Duration::ZERO };
         }
         let since = *self.empty_since.get_or_insert(now);
         let waited = now.duration_since(since);
         if waited < self.spin {
-            self.spinner.pause(waited, Peer::new(lane.worker_cpu(), lane.client_cpu()));
+            self.spinner.pause(waited, lane.worker_side());
             return;
         }
         self.stop_spinning();

@@ -4,8 +4,9 @@
 
 use std::process::{Child, Command, Stdio};
 
-/// The hidden flag that makes `chimaera_bench` a CPU-bound process.
-pub const BURN_FLAG: &str = "--burn-cpu";
+/// The hidden flag (without its `--`) that makes `chimaera_bench` a
+/// CPU-bound process.
+pub const BURN_FLAG: &str = "burn-cpu";
 
 /// Running CPU-bound processes; stopped when dropped.
 pub struct Contenders {
@@ -19,7 +20,7 @@ impl Contenders {
         let mut contenders = Contenders { children: Vec::new() };
         for _ in 0..n {
             let child = Command::new(&exe)
-                .arg(BURN_FLAG)
+                .arg(format!("--{BURN_FLAG}"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .spawn()

@@ -94,7 +94,7 @@ pub struct Args {
     #[arg(long)]
     port: Option<u16>,
     /// Be a CPU-bound process (what --contend starts).
-    #[arg(long = "burn-cpu", hide = true)]
+    #[arg(long = contend::BURN_FLAG, hide = true)]
     burn_cpu: bool,
 }
 
