@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use chimaera::client::{BdevClient, Client, ClientError};
 use chimaera::config::ComposeEntry;
 use chimaera_bdev_api::Block;
+use chimaera_client::{BdevClient, Client, ClientError};
 use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, attach, pattern};
 use chimod_sdk::admin::CreateOutcome;
 use chimod_sdk::{PoolId, PoolQuery};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chimaera::client::{ClientError, TaskSpec};
+use chimaera_client::{ClientError, TaskSpec};
 use chimaera_custom_api::{ECHO, FILL, SUM, fill_byte};
 use chimaera_test_support::{TWO_PLUS_ONE, attach, start_with_pools};
 use chimod_sdk::PoolId;

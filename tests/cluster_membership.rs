@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chimaera::client::Client;
+use chimaera_client::Client;
 use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, segment_sizes, unique_port};
 
 fn with_hostfile(dir_hostfile: &str) -> String {

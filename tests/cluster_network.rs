@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use chimaera::client::{Client, ClientError, TaskSpec};
+use chimaera_client::{Client, ClientError, TaskSpec};
 use chimaera_custom_api::ECHO;
 use chimaera_test_support::{Cluster, attach};
 use chimod_sdk::admin::RUNTIME_STATS;
@@ -168,7 +168,7 @@ fn chimaera_compose_creates_broadcast_pools_on_every_node_and_data_crosses_nodes
         }
     }
     // Written on node 0 through its own client...
-    let dev0 = chimaera::client::BdevClient::new(&client, PoolId::new(310, 0));
+    let dev0 = chimaera_client::BdevClient::new(&client, PoolId::new(310, 0));
     let block = dev0.allocate(64 << 10).unwrap()[0];
     let mut buf = client.bulk_alloc(64 << 10).unwrap();
     for (i, b) in buf.iter_mut().enumerate() {
@@ -177,7 +177,7 @@ fn chimaera_compose_creates_broadcast_pools_on_every_node_and_data_crosses_nodes
     dev0.write(block, 0, &buf).unwrap();
     // ...read from node 2 by sending the read to node 0.
     let client2 = attach(&nodes[2]);
-    let remote = chimaera::client::RemoteBdevClient::new(&client2, PoolId::new(310, 0), 0);
+    let remote = chimaera_client::RemoteBdevClient::new(&client2, PoolId::new(310, 0), 0);
     assert_eq!(remote.read(block, 0, 64 << 10).unwrap(), buf.to_vec());
     assert_eq!(remote.stats().unwrap().reads.count, 1, "the read ran on node 0's device");
     // Running it again is safe: already exists everywhere.

@@ -13,8 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use chimaera::client::{BdevClient, Client};
 use chimaera_bdev_api::Block;
+use chimaera_client::{BdevClient, Client};
 use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, attach, pattern};
 use chimod_sdk::PoolId;
 

@@ -333,10 +333,23 @@ fn top_level_code(cell: &str) -> Vec<&str> {
 /// the runtime, the tools or the modules (format arguments read as blanks). The system's own words (`...: No such file or
 /// directory (os error 2)`) and log excerpts (lines that start with a
 /// level) are left out.
+/// Where the code that prints messages and reads variables lives.
+const CODE_DIRS: [&str; 9] = [
+    "runtime/src",
+    "util/src",
+    "chimod-sdk/src",
+    "chimods",
+    "config/src",
+    "protocol/src",
+    "client/src",
+    "client-c/src",
+    "python/src",
+];
+
 #[test]
 fn quoted_messages_are_the_code_s_own_words() {
     let mut code = String::new();
-    for dir in ["runtime/src", "util/src", "chimod-sdk/src", "chimods"] {
+    for dir in CODE_DIRS {
         collect_sources(&workspace_root().join(dir), &mut code);
     }
     // Only what the code can print: its string literals.
@@ -493,7 +506,7 @@ fn key_paths_named_in_the_documents_exist() {
 #[test]
 fn environment_variables_named_in_the_documents_exist() {
     let mut sources = String::new();
-    for dir in ["runtime/src", "util/src", "chimod-sdk/src", "chimods", "docker", "scripts", "tests"] {
+    for dir in CODE_DIRS.iter().chain(&["docker", "scripts", "tests"]) {
         collect_sources(&workspace_root().join(dir), &mut sources);
     }
     let mut failures = Vec::new();

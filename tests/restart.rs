@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chimaera::client::{Client, ClientError};
 use chimaera::shm::{ShmIdentity, all_names};
+use chimaera_client::{Client, ClientError};
 use chimaera_custom_api::ECHO;
 use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, artifacts, poll_until};
 use chimod_sdk::PoolId;
@@ -48,7 +48,7 @@ impl Seen {
 fn client_loop(port: u16, me: u64, stop: &AtomicBool, seen: &Seen) {
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let mut client = match Client::attach_port_waiting(port, Duration::from_secs(5)) {
+        let client = match Client::attach_port_waiting(port, Duration::from_secs(5)) {
             Ok(client) => client,
             Err(
                 ClientError::NoRuntime { .. }
@@ -215,7 +215,7 @@ fn a_client_of_a_restarted_runtime_is_told_to_attach_again_even_mid_task() {
     rt.signal(Signal::STOP);
     let payload = b"queued before the crash".to_vec();
     let input = ECHO.encode_input(&payload).unwrap();
-    let pending = busy.submit(&chimaera::client::TaskSpec::new(ECHO_POOL, ECHO.id, &input)).expect("submit");
+    let pending = busy.submit(&chimaera_client::TaskSpec::new(ECHO_POOL, ECHO.id, &input)).expect("submit");
     let again = rt.kill_keeping_state().start();
     let started = Instant::now();
     match pending.wait(None) {

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use chimaera::client::{BdevClient, Client, TaskSpec};
+use chimaera_client::{BdevClient, Client, TaskSpec};
 use chimaera_custom_api::{ECHO, RELAY, Relay};
 use chimaera_test_support::{Cluster, StartedRuntime, attach};
 use chimod_sdk::admin::RUNTIME_STATS;

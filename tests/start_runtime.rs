@@ -298,7 +298,7 @@ fn an_empty_file_is_valid_and_said_to_hold_nothing() {
 fn the_largest_stack_size_accepted_runs_tasks() {
     let rt = RuntimeProcess::new(&format!("{SMALL_CONFIG}runtime:\n  stack_size: 256M\n")).start();
     let client =
-        chimaera::client::Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap();
+        chimaera_client::Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap();
     client.admin().ping().expect("a task runs on a 256M stack");
     assert_eq!(client.admin().stats().expect("stats").node_id, 0);
     assert_eq!(rt.terminate().code(), Some(0));
@@ -351,6 +351,6 @@ fn a_closed_stdout_is_no_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     // Every pool was still created, though nobody read about them.
     let client =
-        chimaera::client::Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap();
+        chimaera_client::Client::attach_identity(rt.spec().identity(), Duration::from_secs(10)).unwrap();
     assert_eq!(client.admin().list_pools().unwrap().len(), 51);
 }

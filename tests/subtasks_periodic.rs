@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use chimaera::client::{ClientError, TaskSpec};
+use chimaera_client::{ClientError, TaskSpec};
 use chimaera_custom_api::{RELAY, Relay, TICK};
 use chimaera_test_support::oot::{GREET, RECURSE, SLEEP};
 use chimaera_test_support::{GREETER, TWO_PLUS_ONE, attach, start_with_pools};

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chimaera::client::{Client, ClientError, TaskSpec};
+use chimaera_client::{Client, ClientError, TaskSpec};
 use chimaera_test_support::oot::{GREET, PANIC, SLEEP};
 use chimaera_test_support::{
     ECHO, GREETER, RuntimeProcess, SMALL_CONFIG, StartedRuntime, TWO_PLUS_ONE, artifacts, attach,
@@ -115,7 +115,7 @@ fn a_full_lane_pushes_back_then_everything_completes() {
     let mut pending = std::collections::VecDeque::new();
     for _ in 0..2000 {
         if pending.len() == 200 {
-            let task: chimaera::client::PendingTask<'_> = pending.pop_front().unwrap();
+            let task: chimaera_client::PendingTask<'_> = pending.pop_front().unwrap();
             assert_eq!(ECHO.decode_output(&task.wait(None).unwrap()).unwrap(), b"x");
         }
         pending.push_back(client.submit(&spec).unwrap());
@@ -503,7 +503,7 @@ fn a_killed_client_s_slots_are_reclaimed_and_the_runtime_serves_on() {
 
 /// Submits echo tasks until the runtime gives no more slots within 200 ms;
 /// returns what was submitted and the error that stopped it.
-fn fill<'c>(client: &'c Client, pool: PoolId) -> (Vec<chimaera::client::PendingTask<'c>>, ClientError) {
+fn fill<'c>(client: &'c Client, pool: PoolId) -> (Vec<chimaera_client::PendingTask<'c>>, ClientError) {
     let input = ECHO.encode_input(&b"x".to_vec()).unwrap();
     let mut held = Vec::new();
     loop {

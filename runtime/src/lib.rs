@@ -3,11 +3,14 @@
 //! Each manager is a module with a narrow surface, passed what it needs
 //! rather than reached through globals:
 //!
-//! - [`config`]: which YAML file, parsed, defaulted and validated.
+//! - [`config`] (the `chimaera-config` crate): which YAML file, parsed,
+//!   defaulted and validated.
 //! - [`cluster`]: the hostfile and which node this runtime is.
 //! - [`net`]: frames and the ZeroMQ transport between nodes.
 //! - [`logging`]: `tracing` to stderr and `logging.file`.
-//! - [`shm`]: the three POSIX shared memory segments and their identity.
+//! - [`shm`], [`ipc`], [`bulk`] (the `chimaera-protocol` crate): the three
+//!   POSIX shared memory segments, the task queue and the bulk heaps, which
+//!   clients read through the same crate.
 //! - [`module`]: finding, loading and checking module plugins.
 //! - [`pool`]: pools and their containers.
 //! - [`compose`]: the admin pool and the `compose:` section at start-up.
@@ -17,12 +20,8 @@
 //! - [`task`]: subtasks and periodic tasks, which start inside the runtime.
 
 pub mod admin;
-pub mod bulk;
-pub mod client;
 pub mod cluster;
 pub mod compose;
-pub mod config;
-pub mod ipc;
 pub mod logging;
 pub mod module;
 pub mod net;
@@ -30,8 +29,12 @@ pub mod node;
 pub mod pool;
 pub mod reaper;
 pub mod server;
-pub mod shm;
-mod spin;
 pub mod stop;
 pub mod task;
 pub mod worker;
+
+// The configuration and the shared-memory protocol are crates of their own,
+// shared with the client library; these keep their paths inside the runtime.
+pub use chimaera_config as config;
+use chimaera_protocol::spin;
+pub use chimaera_protocol::{bulk, ipc, shm};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chimaera::client::Client;
+use chimaera_client::Client;
 use chimod_sdk::{Method, PoolId};
 
 use crate::{OOT_MODULE, RuntimeProcess, SMALL_CONFIG, StartedRuntime, fixture_modules};

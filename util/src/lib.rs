@@ -72,11 +72,11 @@ pub fn attach(
     port: u16,
     wait: std::time::Duration,
     timeout: std::time::Duration,
-) -> Result<chimaera::client::Client, chimaera::client::ClientError> {
-    let mut client = if wait.is_zero() {
-        chimaera::client::Client::attach_port(port, timeout)
+) -> Result<chimaera_client::Client, chimaera_client::ClientError> {
+    let client = if wait.is_zero() {
+        chimaera_client::Client::attach_port(port, timeout)
     } else {
-        chimaera::client::Client::attach_port_waiting(port, wait)
+        chimaera_client::Client::attach_port_waiting(port, wait)
     }?;
     client.set_call_timeout(Some(timeout));
     Ok(client)

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::hostfile::{Hostfile, HostfileError};
 
-/// The variable naming this node's address.
-pub const NODE_ADDRESS_VAR: &str = "CHI_NODE_ADDRESS";
+pub use chimaera_protocol::shm::NODE_ADDRESS_VAR;
 
 /// Why this runtime cannot tell which node it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

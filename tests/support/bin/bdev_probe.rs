@@ -8,8 +8,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chimaera::client::{BdevClient, Client, RemoteBdevClient};
 use chimaera_bdev_api::Block;
+use chimaera_client::{BdevClient, Client, RemoteBdevClient};
 use chimaera_test_support::pattern;
 use chimod_sdk::PoolId;
 

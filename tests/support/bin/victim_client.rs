@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use chimaera::client::{Client, TaskSpec};
+use chimaera_client::{Client, TaskSpec};
 use chimaera_custom_api::FILL;
 use chimod_sdk::PoolId;
 use chimod_sdk::admin::PING;

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use chimaera::client::ClientError;
 use chimaera::shm::{ShmIdentity, runtime_alive};
+use chimaera_client::ClientError;
 use chimaera_util::{RuntimeFlags, parse_seconds, say};
 use clap::Parser;
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chimaera::client::{BdevClient, Client, TypedPending};
 use chimaera_bdev_api::{Block, READ, ReadRequest, WRITE, WriteRequest};
+use chimaera_client::{BdevClient, Client, TypedPending};
 use chimod_sdk::PoolId;
 
 use crate::runtime::with_runtime;

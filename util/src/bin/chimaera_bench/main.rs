@@ -144,15 +144,15 @@ fn list<T: ToString>(items: &[T]) -> String {
 /// Runs `tasks` copies of `spec`, keeping `window` in flight: when the
 /// window is full, waits for the oldest before submitting the next.
 fn keep_in_flight(
-    client: &chimaera::client::Client,
-    spec: &chimaera::client::TaskSpec<'_>,
+    client: &chimaera_client::Client,
+    spec: &chimaera_client::TaskSpec<'_>,
     tasks: u64,
     window: usize,
 ) -> Result<(), String> {
     let mut inflight = std::collections::VecDeque::with_capacity(window);
     for _ in 0..tasks {
         if inflight.len() == window {
-            let oldest: chimaera::client::PendingTask<'_> = inflight.pop_front().expect("non-empty");
+            let oldest: chimaera_client::PendingTask<'_> = inflight.pop_front().expect("non-empty");
             oldest.wait(None).map_err(|e| e.to_string())?;
         }
         inflight.push_back(client.submit(spec).map_err(|e| e.to_string())?);

@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use chimaera::client::{Client, TaskSpec};
 use chimaera::shm::ShmIdentity;
+use chimaera_client::{Client, TaskSpec};
 use chimod_sdk::admin::PING;
 use chimod_sdk::{PoolId, Route};
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use chimaera::client::{Client, TaskSpec};
+use chimaera_client::{Client, TaskSpec};
 use chimod_sdk::PoolId;
 use chimod_sdk::admin::PING;
 

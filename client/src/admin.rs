@@ -1,0 +1,99 @@
+//! The typed client of the admin pool: the pattern a module author copies
+//! for a module of their own (one method per `Method` constant).
+
+use std::time::Duration;
+
+use chimod_sdk::admin::{
+    CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, LIST_POOLS, PING,
+    PoolDescription, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic,
+    StopRequest,
+};
+use chimod_sdk::{Method, PoolId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Client, ClientError};
+use chimaera_config::ComposeEntry;
+
+/// Admin operations of this node's runtime.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminClient<'c> {
+    client: &'c Client,
+}
+
+impl<'c> AdminClient<'c> {
+    /// The admin client over `client`.
+    pub fn new(client: &'c Client) -> Self {
+        AdminClient { client }
+    }
+
+    /// Creates the pool a compose entry describes (or finds it already there).
+    pub fn create_pool(&self, entry: &ComposeEntry) -> Result<CreateOutcome, ClientError> {
+        let request = CreatePool {
+            mod_name: entry.mod_name.clone(),
+            pool_name: entry.pool_name.clone(),
+            pool_query: entry.pool_query,
+            pool_id: entry.pool_id,
+            params_json: serde_json::Value::Object(entry.params.clone()).to_string(),
+            forwarded: false,
+        };
+        self.client.call_method(PoolId::ADMIN, CREATE_POOL, &request)
+    }
+
+    /// Destroys a pool.
+    pub fn destroy_pool(&self, id: PoolId) -> Result<(), ClientError> {
+        self.client.call_method(PoolId::ADMIN, DESTROY_POOL, &id)
+    }
+
+    /// Lists the pools.
+    pub fn list_pools(&self) -> Result<Vec<PoolDescription>, ClientError> {
+        self.client.call_method(PoolId::ADMIN, LIST_POOLS, &())
+    }
+
+    /// Asks the runtime to stop.
+    pub fn stop_runtime(&self, requested_by: &str) -> Result<(), ClientError> {
+        self.client.call_method(
+            PoolId::ADMIN,
+            STOP_RUNTIME,
+            &StopRequest { requested_by: requested_by.to_owned() },
+        )
+    }
+
+    /// Runtime statistics.
+    pub fn stats(&self) -> Result<RuntimeStats, ClientError> {
+        self.client.call_method(PoolId::ADMIN, RUNTIME_STATS, &())
+    }
+
+    /// Flushes every pool.
+    pub fn flush(&self) -> Result<u32, ClientError> {
+        self.client.call_method(PoolId::ADMIN, FLUSH, &())
+    }
+
+    /// Runs `method` of `pool` on `input` every `period` from now on;
+    /// returns the periodic task's id (see [`RuntimeStats::periodic`]).
+    pub fn schedule_periodic<I: Serialize + DeserializeOwned, O: Serialize + DeserializeOwned>(
+        &self,
+        pool: PoolId,
+        method: Method<I, O>,
+        input: &I,
+        period: Duration,
+    ) -> Result<u64, ClientError> {
+        let request = SchedulePeriodic {
+            pool_id: pool,
+            method: method.id,
+            input: method.encode_input(input)?,
+            period_ms: period.as_millis() as u64,
+        };
+        self.client.call_method(PoolId::ADMIN, SCHEDULE_PERIODIC, &request)
+    }
+
+    /// Cancels a periodic task.
+    pub fn cancel_periodic(&self, id: u64) -> Result<(), ClientError> {
+        self.client.call_method(PoolId::ADMIN, CANCEL_PERIODIC, &id)
+    }
+
+    /// A no-op round trip.
+    pub fn ping(&self) -> Result<(), ClientError> {
+        self.client.call_method(PoolId::ADMIN, PING, &())
+    }
+}

@@ -1,0 +1,145 @@
+//! The typed client of a `chimaera_bdev` pool: the module's methods as
+//! calls, synchronous and asynchronous. Data moves through bulk buffers;
+//! an asynchronous write or read borrows its buffer until it is waited for,
+//! so the buffer can be neither changed nor freed while the device uses it.
+//!
+//! ```no_run
+//! # use chimaera_client::{BdevClient, Client};
+//! # let client: Client = todo!();
+//! let dev = BdevClient::new(&client, chimod_sdk::PoolId::new(300, 0));
+//! let block = dev.allocate(4096)?[0];
+//! let mut buf = client.bulk_alloc(4096)?;
+//! buf.fill(0xab);
+//! dev.write(block, 0, &buf)?;
+//! let mut back = client.bulk_alloc(4096)?;
+//! dev.read(block, 0, &mut back)?;
+//! assert_eq!(&buf[..], &back[..]);
+//! # Ok::<(), chimaera_client::ClientError>(())
+//! ```
+
+use std::time::Duration;
+
+use chimaera_bdev_api::{
+    ALLOCATE, BdevStats, Block, FREE, READ, READ_INLINE, ReadRequest, STATS, WRITE, WRITE_INLINE,
+    WriteInline, WriteRequest,
+};
+use chimod_sdk::PoolId;
+
+use super::{BulkBuf, Client, ClientError, TaskSpec, TypedPending};
+
+/// Reads and writes wait on the device: they go to slow workers.
+const IO_ESTIMATE: Duration = Duration::from_millis(1);
+
+/// A bdev pool's client.
+#[derive(Debug, Clone, Copy)]
+pub struct BdevClient<'c> {
+    client: &'c Client,
+    pool: PoolId,
+}
+
+impl<'c> BdevClient<'c> {
+    /// The client of pool `pool`.
+    pub fn new(client: &'c Client, pool: PoolId) -> Self {
+        BdevClient { client, pool }
+    }
+
+    /// Blocks for `size` bytes.
+    pub fn allocate(&self, size: u64) -> Result<Vec<Block>, ClientError> {
+        self.client.call_method(self.pool, ALLOCATE, &size)
+    }
+
+    /// Frees blocks.
+    pub fn free(&self, blocks: &[Block]) -> Result<(), ClientError> {
+        self.client.call_method(self.pool, FREE, &blocks.to_vec())
+    }
+
+    /// Writes all of `data` into `block` at `offset`.
+    pub fn write(&self, block: Block, offset: u64, data: &BulkBuf<'_>) -> Result<u64, ClientError> {
+        self.write_async(block, offset, data)?.wait(None)
+    }
+
+    /// Reads `into.len()` bytes of `block` from `offset` into `into`.
+    pub fn read(&self, block: Block, offset: u64, into: &mut BulkBuf<'_>) -> Result<u64, ClientError> {
+        self.read_async(block, offset, into)?.wait(None)
+    }
+
+    /// Starts a write; `data` stays borrowed until it is waited for.
+    pub fn write_async<'b>(
+        &'b self,
+        block: Block,
+        offset: u64,
+        data: &'b BulkBuf<'_>,
+    ) -> Result<TypedPending<'b, u64>, ClientError> {
+        let request = WriteRequest { block, offset, data: data.bulk() };
+        self.client.submit_method(self.pool, WRITE, &request, IO_ESTIMATE)
+    }
+
+    /// Starts a read; `into` stays borrowed until it is waited for.
+    pub fn read_async<'b>(
+        &'b self,
+        block: Block,
+        offset: u64,
+        into: &'b mut BulkBuf<'_>,
+    ) -> Result<TypedPending<'b, u64>, ClientError> {
+        let request = ReadRequest { block, offset, into: into.bulk() };
+        self.client.submit_method(self.pool, READ, &request, IO_ESTIMATE)
+    }
+
+    /// The device's statistics.
+    pub fn stats(&self) -> Result<BdevStats, ClientError> {
+        self.client.call_method(self.pool, STATS, &())
+    }
+}
+
+/// The client of a bdev pool's container on another node of the cluster.
+/// Data travels in the tasks (that node cannot see this node's buffers).
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteBdevClient<'c> {
+    client: &'c Client,
+    pool: PoolId,
+    node: u32,
+}
+
+impl<'c> RemoteBdevClient<'c> {
+    /// The client of pool `pool` on node `node`.
+    pub fn new(client: &'c Client, pool: PoolId, node: u32) -> Self {
+        RemoteBdevClient { client, pool, node }
+    }
+
+    fn run<
+        I: serde::Serialize + serde::de::DeserializeOwned,
+        O: serde::Serialize + serde::de::DeserializeOwned,
+    >(
+        &self,
+        method: chimod_sdk::Method<I, O>,
+        input: &I,
+    ) -> Result<O, ClientError> {
+        let bytes = method.encode_input(input)?;
+        let task = TaskSpec {
+            est_cpu: IO_ESTIMATE,
+            route: chimod_sdk::Route::Node(self.node),
+            ..TaskSpec::new(self.pool, method.id, &bytes)
+        };
+        Ok(method.decode_output(&self.client.submit(&task)?.wait(None)?)?)
+    }
+
+    /// Blocks for `size` bytes on that node's device.
+    pub fn allocate(&self, size: u64) -> Result<Vec<Block>, ClientError> {
+        self.run(ALLOCATE, &size)
+    }
+
+    /// Writes `data` into `block` at `offset`.
+    pub fn write(&self, block: Block, offset: u64, data: &[u8]) -> Result<u64, ClientError> {
+        self.run(WRITE_INLINE, &WriteInline { block, offset, data: data.to_vec() })
+    }
+
+    /// Reads `len` bytes of `block` from `offset`.
+    pub fn read(&self, block: Block, offset: u64, len: u64) -> Result<Vec<u8>, ClientError> {
+        self.run(READ_INLINE, &(block, offset, len))
+    }
+
+    /// That device's statistics.
+    pub fn stats(&self) -> Result<BdevStats, ClientError> {
+        self.run(STATS, &())
+    }
+}
