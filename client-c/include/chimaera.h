@@ -184,6 +184,29 @@ enum chi_status chi_bdev_read(const struct chi_client *client,
                               struct chi_bulk *into,
                               uint64_t *read);
 
+// Writes all of `data` at byte `offset` of bdev pool `pool_id`'s device
+// itself, outside its block allocator; `*written` is the bytes written.
+//
+// # Safety
+// `client` and `data` are live; `written` is null or writable.
+enum chi_status chi_bdev_write_at(const struct chi_client *client,
+                                  struct chi_pool_id pool_id,
+                                  uint64_t offset,
+                                  const struct chi_bulk *data,
+                                  uint64_t *written);
+
+// Fills `into` from byte `offset` of bdev pool `pool_id`'s device itself;
+// `*read` is the bytes read.
+//
+// # Safety
+// `client` and `into` are live, and no other thread uses `into` during the
+// call; `read` is null or writable.
+enum chi_status chi_bdev_read_at(const struct chi_client *client,
+                                 struct chi_pool_id pool_id,
+                                 uint64_t offset,
+                                 struct chi_bulk *into,
+                                 uint64_t *read);
+
 // Attaches to this user's runtime on `port` (0: the port its
 // configuration names, as `chi_attach_config(NULL, out)`), waiting up to
 // 10 s for one that is starting.

@@ -2,7 +2,7 @@
 //! read and write them without a copy.
 
 use chimaera_bdev_api::{Block, READ, ReadRequest, WRITE, WriteRequest};
-use rust_client::OwnedBulk;
+use rust_client::{BdevClient, OwnedBulk};
 
 use crate::args::{chi_pool_id, handle, handle_mut, put};
 use crate::client::chi_client;
@@ -112,7 +112,7 @@ pub unsafe extern "C" fn chi_bdev_allocate(
         if blocks.is_null() || count.is_null() {
             return Err(Failure::invalid("blocks or count is NULL"));
         }
-        let dev = rust_client::BdevClient::new(&client.inner, pool_id.into());
+        let dev = BdevClient::new(&client.inner, pool_id.into());
         let given = dev.allocate(size)?;
         if given.len() > max_blocks {
             let _ = dev.free(&given);
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn chi_bdev_free(
             // SAFETY: as the caller promised.
             unsafe { std::slice::from_raw_parts(blocks, count) }.iter().map(|b| (*b).into()).collect()
         };
-        Ok(rust_client::BdevClient::new(&client.inner, pool_id.into()).free(&blocks)?)
+        Ok(BdevClient::new(&client.inner, pool_id.into()).free(&blocks)?)
     })
 }
 
@@ -175,10 +175,8 @@ pub unsafe extern "C" fn chi_bdev_write(
         let (client, data) = unsafe { (handle(client, "client")?, handle(data, "data")?) };
         let request = WriteRequest { block: block.into(), offset, data: data.inner.bulk() };
         let n = client.inner.call_method(pool_id.into(), WRITE, &request)?;
-        if !written.is_null() {
-            // SAFETY: non-null; writable as the caller promised.
-            unsafe { written.write(n) };
-        }
+        // SAFETY: as the caller promised.
+        unsafe { put_optional(written, n) };
         Ok(())
     })
 }
@@ -203,10 +201,66 @@ pub unsafe extern "C" fn chi_bdev_read(
         let (client, into) = unsafe { (handle(client, "client")?, handle_mut(into, "into")?) };
         let request = ReadRequest { block: block.into(), offset, into: into.inner.bulk() };
         let n = client.inner.call_method(pool_id.into(), READ, &request)?;
-        if !read.is_null() {
-            // SAFETY: non-null; writable as the caller promised.
-            unsafe { read.write(n) };
-        }
+        // SAFETY: as the caller promised.
+        unsafe { put_optional(read, n) };
         Ok(())
     })
+}
+
+/// Writes all of `data` at byte `offset` of bdev pool `pool_id`'s device
+/// itself, outside its block allocator; `*written` is the bytes written.
+///
+/// # Safety
+/// `client` and `data` are live; `written` is null or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chi_bdev_write_at(
+    client: *const chi_client,
+    pool_id: chi_pool_id,
+    offset: u64,
+    data: *const chi_bulk,
+    written: *mut u64,
+) -> chi_status {
+    guard(|| {
+        // SAFETY: as the caller promised.
+        let (client, data) = unsafe { (handle(client, "client")?, handle(data, "data")?) };
+        let n = BdevClient::new(&client.inner, pool_id.into()).write_at(offset, &data.inner)?;
+        // SAFETY: as the caller promised.
+        unsafe { put_optional(written, n) };
+        Ok(())
+    })
+}
+
+/// Fills `into` from byte `offset` of bdev pool `pool_id`'s device itself;
+/// `*read` is the bytes read.
+///
+/// # Safety
+/// `client` and `into` are live, and no other thread uses `into` during the
+/// call; `read` is null or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chi_bdev_read_at(
+    client: *const chi_client,
+    pool_id: chi_pool_id,
+    offset: u64,
+    into: *mut chi_bulk,
+    read: *mut u64,
+) -> chi_status {
+    guard(|| {
+        // SAFETY: as the caller promised.
+        let (client, into) = unsafe { (handle(client, "client")?, handle_mut(into, "into")?) };
+        let n = BdevClient::new(&client.inner, pool_id.into()).read_at(offset, &mut into.inner)?;
+        // SAFETY: as the caller promised.
+        unsafe { put_optional(read, n) };
+        Ok(())
+    })
+}
+
+/// Stores `n` where C asked for a count, if it asked.
+///
+/// # Safety
+/// `out` is null or writable.
+unsafe fn put_optional(out: *mut u64, n: u64) {
+    if !out.is_null() {
+        // SAFETY: non-null; writable as the caller promised.
+        unsafe { out.write(n) };
+    }
 }

@@ -17,8 +17,8 @@ mod task;
 pub use args::{CHI_ADMIN_PING, CHI_WAIT_FOREVER, chi_pool_id};
 pub use buffer::{chi_buffer, chi_buffer_free};
 pub use bulk::{
-    chi_bdev_allocate, chi_bdev_free, chi_bdev_read, chi_bdev_write, chi_block, chi_bulk, chi_bulk_alloc,
-    chi_bulk_data, chi_bulk_free, chi_bulk_len,
+    chi_bdev_allocate, chi_bdev_free, chi_bdev_read, chi_bdev_read_at, chi_bdev_write, chi_bdev_write_at,
+    chi_block, chi_bulk, chi_bulk_alloc, chi_bulk_data, chi_bulk_free, chi_bulk_len,
 };
 pub use client::{
     chi_attach, chi_attach_config, chi_client, chi_client_free, chi_create_pool, chi_destroy_pool,

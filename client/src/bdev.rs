@@ -20,12 +20,13 @@
 use std::time::Duration;
 
 use chimaera_bdev_api::{
-    ALLOCATE, BdevStats, Block, FREE, READ, READ_INLINE, ReadRequest, STATS, WRITE, WRITE_INLINE,
-    WriteInline, WriteRequest,
+    ALLOCATE, BdevStats, Block, FREE, READ, READ_AT, READ_INLINE, ReadRequest, STATS, WRITE, WRITE_AT,
+    WRITE_INLINE, WriteInline, WriteRequest,
 };
-use chimod_sdk::PoolId;
+use chimod_sdk::bulk::Bulk;
+use chimod_sdk::{Method, PoolId};
 
-use super::{BulkBuf, Client, ClientError, TaskSpec, TypedPending};
+use super::{BulkBuf, Client, ClientError, PendingTask, TaskSpec, TypedPending};
 
 /// Reads and writes wait on the device: they go to slow workers.
 const IO_ESTIMATE: Duration = Duration::from_millis(1);
@@ -33,8 +34,8 @@ const IO_ESTIMATE: Duration = Duration::from_millis(1);
 /// A bdev pool's client.
 #[derive(Debug, Clone, Copy)]
 pub struct BdevClient<'c> {
-    client: &'c Client,
-    pool: PoolId,
+    pub(crate) client: &'c Client,
+    pub(crate) pool: PoolId,
 }
 
 impl<'c> BdevClient<'c> {
@@ -83,6 +84,31 @@ impl<'c> BdevClient<'c> {
     ) -> Result<TypedPending<'b, u64>, ClientError> {
         let request = ReadRequest { block, offset, into: into.bulk() };
         self.client.submit_method(self.pool, READ, &request, IO_ESTIMATE)
+    }
+
+    /// Writes all of `data` at byte `offset` of the device itself, outside
+    /// the block allocator (for callers that manage the device's space).
+    pub fn write_at(&self, offset: u64, data: &impl BulkRef) -> Result<u64, ClientError> {
+        let output = self.submit_at(WRITE_AT, offset, data.bulk_ref())?.wait(None)?;
+        Ok(WRITE_AT.decode_output(&output)?)
+    }
+
+    /// Fills `into` from byte `offset` of the device itself.
+    pub fn read_at(&self, offset: u64, into: &mut impl BulkRef) -> Result<u64, ClientError> {
+        let output = self.submit_at(READ_AT, offset, into.bulk_ref())?.wait(None)?;
+        Ok(READ_AT.decode_output(&output)?)
+    }
+
+    /// Submits a device-offset read or write of `bulk`, which the caller
+    /// keeps alive and untouched until the task is waited for.
+    pub(crate) fn submit_at(
+        &self,
+        method: Method<(u64, Bulk), u64>,
+        at: u64,
+        bulk: Bulk,
+    ) -> Result<PendingTask<'c>, ClientError> {
+        let input = method.encode_input(&(at, bulk))?;
+        self.client.submit(&TaskSpec { est_cpu: IO_ESTIMATE, ..TaskSpec::new(self.pool, method.id, &input) })
     }
 
     /// The device's statistics.
@@ -141,5 +167,24 @@ impl<'c> RemoteBdevClient<'c> {
     /// That device's statistics.
     pub fn stats(&self) -> Result<BdevStats, ClientError> {
         self.run(STATS, &())
+    }
+}
+
+/// A client's bulk buffer, borrowed or owned ([`BulkBuf`],
+/// [`crate::OwnedBulk`]): what a device reads from or fills.
+pub trait BulkRef {
+    /// The reference a task's input carries.
+    fn bulk_ref(&self) -> Bulk;
+}
+
+impl BulkRef for BulkBuf<'_> {
+    fn bulk_ref(&self) -> Bulk {
+        self.bulk()
+    }
+}
+
+impl BulkRef for crate::OwnedBulk {
+    fn bulk_ref(&self) -> Bulk {
+        self.bulk()
     }
 }

@@ -19,6 +19,7 @@
 
 mod admin;
 mod bdev;
+mod bdev_staged;
 mod bulk;
 mod error;
 mod lane_choice;
@@ -34,7 +35,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use self::admin::AdminClient;
-pub use self::bdev::{BdevClient, RemoteBdevClient};
+pub use self::bdev::{BdevClient, BulkRef, RemoteBdevClient};
 pub use self::bulk::{BulkBuf, TakenBulk};
 pub use self::error::{ClientError, ErrorKind};
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;

@@ -41,8 +41,8 @@ use chimod_sdk::{ChiMod, ModError, PoolInfo, host};
 
 use crate::allocator::BlockAllocator;
 use crate::api::{
-    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, READ_INLINE, ReadRequest, STATS, WRITE,
-    WRITE_INLINE, WriteInline, WriteRequest,
+    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, READ_AT, READ_INLINE, ReadRequest, STATS,
+    WRITE, WRITE_AT, WRITE_INLINE, WriteInline, WriteRequest,
 };
 use crate::backend::{Backend, FileBackend, RamBackend};
 use crate::latency::OpStats;
@@ -104,6 +104,20 @@ impl ChiMod for Bdev {
             m if m == READ_INLINE.id => {
                 READ_INLINE.handle(input, |(block, offset, len)| self.read_inline(&block, offset, len))
             }
+            m if m == WRITE_AT.id => WRITE_AT.handle(input, |(at, data)| {
+                let at = self.check_device("write", at, data.len)?;
+                // SAFETY: as in `write`.
+                self.transfer("write", at, &data, &self.writes, |ptr, len, at| unsafe {
+                    self.backend.write(ptr, len, at)
+                })
+            }),
+            m if m == READ_AT.id => READ_AT.handle(input, |(at, into)| {
+                let at = self.check_device("read", at, into.len)?;
+                // SAFETY: as in `read`.
+                self.transfer("read", at, &into, &self.reads, |ptr, len, at| unsafe {
+                    self.backend.read(ptr, len, at)
+                })
+            }),
             other => Err(ModError::new(format!("chimaera_bdev has no method {other}"))),
         }
     }
@@ -143,18 +157,31 @@ impl Bdev {
         }
     }
 
+    /// Checks that `len` bytes at device offset `at` lie on this device.
+    fn check_device(&self, what: &str, at: u64, len: u64) -> Result<u64, ModError> {
+        let capacity = self.params.capacity.bytes();
+        match at.checked_add(len) {
+            Some(end) if end <= capacity => Ok(at),
+            _ => Err(ModError::new(format!(
+                "{what}: {len} bytes at device offset {at} run past the device's capacity ({capacity} bytes)"
+            ))),
+        }
+    }
+
     fn write(&self, req: &WriteRequest) -> Result<u64, ModError> {
+        let at = self.check_range("write", &req.block, req.offset, req.data.len)?;
         // SAFETY: the client does not touch its buffer while the write is
         // in flight; `transfer` passes a mapping valid for `len` bytes.
-        self.transfer("write", &req.block, req.offset, &req.data, &self.writes, |ptr, len, at| unsafe {
+        self.transfer("write", at, &req.data, &self.writes, |ptr, len, at| unsafe {
             self.backend.write(ptr, len, at)
         })
     }
 
     fn read(&self, req: &ReadRequest) -> Result<u64, ModError> {
+        let at = self.check_range("read", &req.block, req.offset, req.into.len)?;
         // SAFETY: as in `write`; the client waits for the read before it
         // looks at its buffer.
-        self.transfer("read", &req.block, req.offset, &req.into, &self.reads, |ptr, len, at| unsafe {
+        self.transfer("read", at, &req.into, &self.reads, |ptr, len, at| unsafe {
             self.backend.read(ptr, len, at)
         })
     }
@@ -181,18 +208,16 @@ impl Bdev {
         Ok(out)
     }
 
-    /// Checks the range, maps the client's buffer, runs `io` on it and
-    /// records the operation.
+    /// Maps the client's buffer, runs `io` on it at device offset `at`
+    /// (checked by the caller) and records the operation.
     fn transfer(
         &self,
         what: &str,
-        block: &Block,
-        offset: u64,
+        at: u64,
         bulk: &Bulk,
         stats: &OpStats,
         io: impl FnOnce(*mut u8, usize, u64) -> std::io::Result<()>,
     ) -> Result<u64, ModError> {
-        let at = self.check_range(what, block, offset, bulk.len)?;
         let mem = host::bulk_map(bulk)?;
         let started = Instant::now();
         io(mem.as_ptr(), mem.len(), at).map_err(|e| self.io_error(what, bulk.len, at, e))?;

@@ -122,3 +122,12 @@ pub const WRITE_INLINE: Method<WriteInline, u64> = Method::new(FIRST_MODULE_METH
 /// Reads `len` bytes at `offset` of a block and returns them in the task's
 /// output (for a client on another node).
 pub const READ_INLINE: Method<(Block, u64, u64), Vec<u8>> = Method::new(FIRST_MODULE_METHOD + 6);
+
+/// Writes a client's `client_data` buffer at a byte offset of the device
+/// itself, outside the block allocator: for an application that manages
+/// the device's space on its own (the Python package's `Bdev.write`).
+/// Returns the bytes written.
+pub const WRITE_AT: Method<(u64, Bulk), u64> = Method::new(FIRST_MODULE_METHOD + 7);
+/// Reads into a client's buffer from a byte offset of the device itself;
+/// returns the bytes read.
+pub const READ_AT: Method<(u64, Bulk), u64> = Method::new(FIRST_MODULE_METHOD + 8);

@@ -4,6 +4,7 @@
 //! latency beside the machine's own limits (`--mode bdev`).
 
 mod bdev;
+mod clients;
 mod contend;
 mod remote;
 mod runtime;
@@ -32,6 +33,11 @@ use clap::{Parser, ValueEnum};
 /// loopback (127.0.0.1 and 127.0.0.2), beside a raw TCP ping-pong and a raw
 /// ZeroMQ request/reply of the same frame size.
 ///
+/// clients: the admin ping's round trip (p50) and 1 MiB bdev writes from
+/// the Rust client, and from the C and Python clients' figure programs when
+/// --c-figures and --python-figures name them (scripts/bench_clients.sh
+/// builds and passes both), against one runtime in one run.
+///
 /// Unless --port names a running runtime, the bench starts
 /// chimaera_start_runtime (next to this binary) and stops it afterwards.
 ///
@@ -40,6 +46,7 @@ use clap::{Parser, ValueEnum};
 ///   chimaera_bench --tasks 100000 --threads 1 --window 64 --contend 1
 ///   chimaera_bench --default-workers --contend 1
 ///   chimaera_bench --mode bdev --bdev-dir /mnt/nvme --io-depth 16
+///   scripts/bench_clients.sh
 #[derive(Debug, Parser)]
 #[command(version, about, long_about, verbatim_doc_comment)]
 pub struct Args {
@@ -93,6 +100,16 @@ pub struct Args {
     /// Use the runtime already running on this port (tasks mode).
     #[arg(long)]
     port: Option<u16>,
+    /// The C client's figure program (clients mode).
+    #[arg(long)]
+    c_figures: Option<PathBuf>,
+    /// The Python client's figure script (clients mode).
+    #[arg(long)]
+    python_figures: Option<PathBuf>,
+    /// The Python interpreter that runs --python-figures, with the
+    /// `chimaera` package installed (clients mode).
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
     /// Be a CPU-bound process (what --contend starts).
     #[arg(long = contend::BURN_FLAG, hide = true)]
     burn_cpu: bool,
@@ -107,6 +124,8 @@ enum Mode {
     Bdev,
     /// Tasks between two nodes on loopback against raw TCP and ZeroMQ.
     Remote,
+    /// The Rust, C and Python clients side by side.
+    Clients,
 }
 
 fn main() -> ExitCode {
@@ -120,6 +139,8 @@ fn main() -> ExitCode {
             runtime::with_runtime(&runtime::tasks_config(&args), |port| tasks::run(&args, port))
         }
         (Mode::Bdev, _) => bdev::run(&args),
+        (Mode::Clients, Some(port)) => clients::run(&args, port),
+        (Mode::Clients, None) => runtime::with_runtime(&clients::config(), |port| clients::run(&args, port)),
         (Mode::Remote, _) => remote::run(&args),
     };
     match result {

@@ -1,0 +1,202 @@
+"""The Python package against real runtimes: attach, pools, calls, futures
+in threads and in asyncio, bdev I/O from NumPy arrays, and every exception."""
+
+import asyncio
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import chimaera
+from chimaera import ADMIN_POOL, PING
+
+BDEV = "300.0"
+
+
+def ram_bdev(client, pool_id=BDEV, capacity="80MB"):
+    return client.create_pool("chimaera_bdev", f"ram::py{pool_id}", pool_id, bdev_type="ram", capacity=capacity)
+
+
+def test_ping_stats_and_the_pools_made_at_runtime(runtime):
+    client = chimaera.Client(port=runtime.port)
+    assert client.port == runtime.port
+    client.ping()
+    stats = client.stats()
+    assert stats["workers"] and stats["slots_total"] >= stats["slots_free"] > 0
+    assert [p["pool_id"] for p in client.list_pools()] == ["1.0"]
+
+    assert ram_bdev(client) == "created"
+    assert ram_bdev(client) == "already_exists"
+    pools = {p["pool_id"]: p for p in client.list_pools()}
+    assert pools[BDEV]["mod_name"] == "chimaera_bdev" and pools[BDEV]["pool_name"] == "ram::py300.0"
+    assert '"capacity":"80MB"' in pools[BDEV]["params_json"].replace(" ", "")
+    client.destroy_pool((300, 0))
+    assert BDEV not in {p["pool_id"] for p in client.list_pools()}
+
+
+def test_a_client_found_through_its_configuration_file(runtime, monkeypatch):
+    assert chimaera.Client(config=str(runtime.config)).port == runtime.port
+    monkeypatch.setenv("CHI_SERVER_CONF", str(runtime.config))
+    chimaera.Client().ping()
+
+
+def test_call_submit_and_fire_and_forget(runtime):
+    client = chimaera.Client(port=runtime.port)
+    client.create_pool("chimaera_custom_mod", "echoes", "400.0", custom_param1="a", custom_param2="b")
+    # The echo method's input and output are a byte string (postcard: a
+    # length, then the bytes).
+    message = b"hello from python"
+    encoded = bytes([len(message)]) + message
+    assert client.call("400.0", 11, encoded) == encoded
+    assert client.call("400.0", 11, bytearray(encoded)) == encoded
+    assert client.call("400.0", 11, memoryview(encoded)) == encoded
+    future = client.submit("400.0", 11, encoded)
+    assert future.result(10) == encoded
+    assert future.done() and future.result() == encoded, "the output is kept once taken"
+    client.fire_and_forget(ADMIN_POOL, PING)
+    assert client.call(ADMIN_POOL, PING) == b""
+
+
+def test_a_64_mib_numpy_array_through_a_bdev(runtime):
+    client = chimaera.Client(port=runtime.port)
+    ram_bdev(client)
+    dev = client.bdev(BDEV)
+    data = np.random.default_rng(7).integers(0, 256, size=64 << 20, dtype=np.uint8)
+    assert dev.write(0, data) == data.nbytes
+    back = np.zeros_like(data)
+    assert dev.read(0, out=back) is back
+    assert np.array_equal(back, data)
+    # Other shapes and types: it is bytes that move.
+    words = np.arange(1 << 18, dtype=np.float64).reshape(512, 512)
+    dev.write(1 << 20, words)
+    again = np.empty_like(words)
+    dev.read(1 << 20, out=again)
+    assert np.array_equal(again, words)
+    assert dev.read(1 << 20, 16) == words.tobytes()[:16]
+    odd = np.random.default_rng(8).integers(0, 256, size=1_000_003, dtype=np.uint8)
+    dev.write(12345, odd)
+    assert dev.read(12345, odd.nbytes) == odd.tobytes()
+    stats = dev.stats()
+    assert stats["writes"]["bytes"] >= data.nbytes and stats["reads"]["bytes"] >= data.nbytes
+
+
+def test_bulk_buffers_are_written_and_filled_in_place(runtime):
+    client = chimaera.Client(port=runtime.port)
+    ram_bdev(client)
+    dev = client.bdev(BDEV)
+    out = client.bulk(1 << 20)
+    view = np.frombuffer(out, dtype=np.uint8)
+    view[:] = np.arange(1 << 20, dtype=np.uint64).astype(np.uint8)
+    dev.write(4096, out)
+    into = client.bulk(1 << 20)
+    assert dev.read(4096, out=into) is into
+    assert np.array_equal(np.frombuffer(into, dtype=np.uint8), view)
+    assert len(into) == 1 << 20 and memoryview(into).nbytes == 1 << 20
+
+
+def test_a_bdev_refuses_what_runs_past_its_capacity(runtime):
+    client = chimaera.Client(port=runtime.port)
+    ram_bdev(client, capacity="1MB")
+    with pytest.raises(chimaera.TaskFailed, match="run past the device's capacity"):
+        client.bdev(BDEV).write((1 << 20) - 2, b"abcd")
+    # Staged in pieces, the pieces past the end fail and the rest settle.
+    with pytest.raises(chimaera.TaskFailed, match="run past the device's capacity"):
+        client.bdev(BDEV).write(0, np.ones(3 << 20, dtype=np.uint8))
+    client.bdev(BDEV).write(0, b"still serving")
+    assert client.bdev(BDEV).read(0, 13) == b"still serving"
+    with pytest.raises(ValueError, match="exactly one"):
+        client.bdev(BDEV).read(0)
+    with pytest.raises(ValueError, match="writable"):
+        client.bdev(BDEV).read(0, out=b"immutable")
+
+
+def test_asyncio_awaits_a_thousand_tasks(runtime):
+    client = chimaera.Client(port=runtime.port)
+
+    async def main():
+        futures = [client.submit(ADMIN_POOL, PING) for _ in range(1000)]
+        return await asyncio.gather(*futures)
+
+    results = asyncio.run(main())
+    assert len(results) == 1000 and set(results) == {b""}
+
+
+def test_a_timeout_leaves_the_task_in_flight_and_the_gil_free(runtime):
+    client = chimaera.Client(port=runtime.port)
+    runtime.signal(signal.SIGSTOP)
+    try:
+        future = client.submit(ADMIN_POOL, PING)
+        ticks = 0
+        stop = threading.Event()
+
+        def count():
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+
+        counter = threading.Thread(target=count)
+        counter.start()
+        with pytest.raises(chimaera.Timeout, match="did not complete within"):
+            future.result(timeout=0.5)
+        stop.set()
+        counter.join()
+        assert ticks > 1000, "another Python thread ran while result() waited"
+        client.set_call_timeout(0.2)
+        with pytest.raises(chimaera.Timeout):
+            client.ping()
+    finally:
+        runtime.signal(signal.SIGCONT)
+    assert future.result(timeout=10) == b""
+    client.set_call_timeout(None)
+    client.ping()
+
+
+def test_every_exception_names_what_went_wrong(runtime, make_runtime, tmp_path):
+    for cls in (
+        chimaera.NoRuntime,
+        chimaera.PoolNotFound,
+        chimaera.TaskFailed,
+        chimaera.Timeout,
+        chimaera.RuntimeGone,
+        chimaera.ConfigError,
+    ):
+        assert issubclass(cls, chimaera.ChimaeraError)
+
+    unused = make_runtime().port
+    with pytest.raises(chimaera.NoRuntime, match=f"no Chimaera runtime is running for port {unused}"):
+        chimaera.Client(port=unused)
+    with pytest.raises(chimaera.ConfigError, match="cannot be read"):
+        chimaera.Client(config=str(tmp_path / "missing.yaml"))
+    with pytest.raises(ValueError, match="config or port"):
+        chimaera.Client(config="x.yaml", port=1)
+
+    client = chimaera.Client(port=runtime.port)
+    with pytest.raises(chimaera.PoolNotFound, match="999.9"):
+        client.call("999.9", PING)
+    ram_bdev(client)
+    with pytest.raises(chimaera.TaskFailed):
+        client.call(BDEV, 12, b"\xff\xff")  # a write request that does not decode
+    with pytest.raises(chimaera.TaskFailed, match="no module named|cannot|not found|chimaera_nonexistent"):
+        client.create_pool("chimaera_nonexistent", "x", "700.0")
+    with pytest.raises(ValueError, match="pool_query"):
+        client.create_pool("chimaera_bdev", "ram::q", "301.0", pool_query="everywhere")
+    with pytest.raises(ValueError, match="pool_id"):
+        client.destroy_pool("not-an-id")
+    with pytest.raises(TypeError, match="pool_id"):
+        client.destroy_pool(3.5)
+    with pytest.raises(TypeError, match="bytes-like"):
+        client.call(ADMIN_POOL, PING, "text is not bytes")
+
+
+def test_a_client_of_a_restarted_runtime_gets_an_error_not_a_hang(make_runtime):
+    first = make_runtime().start()
+    client = chimaera.Client(port=first.port)
+    client.ping()
+    first.kill()
+    second = make_runtime(port=first.port)
+    second.config.write_text(first.config.read_text())
+    second.start()
+    with pytest.raises(chimaera.RuntimeGone, match=f"runtime for port {first.port} (restarted|died)"):
+        client.ping()
+    chimaera.Client(port=first.port).ping()
