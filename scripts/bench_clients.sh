@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -p chimaera-util -p chimaera_bdev -p chimaera-client-c
+cargo build --release -p chimaera-util -p chimaera_admin -p chimaera_bdev -p chimaera-client-c
 prefix=$target/bench-c
 scripts/install_c_client.sh "$prefix" --from "$target/release" >/dev/null
 gcc -std=c11 -O2 -Wall -Wextra -Werror client-c/examples/client_figures.c -I "$prefix/include" \

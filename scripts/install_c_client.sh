@@ -17,7 +17,7 @@ from=
 if [ "${2:-}" = --from ]; then
   from=$(realpath -m "${3:?--from needs the directory holding libchimaera_client.so}")
 fi
-cd "$(dirname "$0")/.."
+cd "$(dirname "$(realpath "$0")")/.."
 if [ -z "$from" ]; then
   cargo build --release -p chimaera-client-c
   from=${CARGO_TARGET_DIR:-target}/release

@@ -16,7 +16,7 @@
 //! How a runnable script is run: in a fresh directory holding a copy of
 //! `config/`, `scripts/` and `target/release/` (the tools of this build), with the
 //! tools on `PATH` and `CHI_SERVER_CONF` naming a small configuration on a
-//! port of its own, in its own process group that is killed afterwards.
+//! port of its own (its main segment room for 10,000 tasks), in its own process group that is killed afterwards.
 //! Blocks with a `file=PATH` attribute are written to `PATH` (relative to
 //! the script's directory at that point) before the blocks after them run;
 //! in them, `/path/to/chimaera-rs` stands for this checkout.
@@ -630,8 +630,16 @@ fn the_runnable_blocks_of_every_document_succeed() {
     );
 }
 
+/// The documents' runtime: the small configuration with room for the
+/// client guide's ten thousand tasks in flight and its 1 MiB buffers.
+fn document_config() -> String {
+    SMALL_CONFIG
+        .replace("main_segment_size: 8M", "main_segment_size: 64M")
+        .replace("client_data_segment_size: 4M", "client_data_segment_size: 16M")
+}
+
 fn run_document(doc: &Path, blocks: &[Block]) {
-    let sandbox = RuntimeProcess::new(SMALL_CONFIG);
+    let sandbox = RuntimeProcess::new(&document_config());
     let dir = sandbox.dir();
     let root = workspace_root();
     // A copy, so that a `file=` block can never write into the checkout.
@@ -657,11 +665,24 @@ fn run_document(doc: &Path, blocks: &[Block]) {
     expected.extend(blocks.iter().filter_map(|b| b.attr("file")).filter_map(|p| {
         Path::new(p).components().next().map(|c| c.as_os_str().to_string_lossy().into_owned())
     }));
+    // The client guide's Python example imports the package that
+    // scripts/python_test.sh builds into target/python-env.
+    let python_env = artifacts().target_dir().join("python-env/bin");
     let path = std::env::join_paths(
-        std::iter::once(artifacts().dir().to_owned())
+        [artifacts().dir().to_owned(), python_env.clone()]
+            .into_iter()
             .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .expect("PATH");
+    if script.contains("python3 ") {
+        let found = Command::new("python3").args(["-c", "import chimaera"]).env("PATH", &path).status();
+        assert!(
+            found.is_ok_and(|s| s.success()),
+            "{}: its Python example needs the chimaera package; run scripts/python_test.sh once (it builds {})",
+            doc.display(),
+            python_env.display()
+        );
+    }
     let mut child = Command::new("bash")
         .args(["-c", &script])
         .current_dir(dir)

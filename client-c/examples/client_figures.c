@@ -4,6 +4,7 @@
  *
  *   client_figures PORT POOL_MAJOR.MINOR PINGS WRITES
  */
+#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -37,11 +37,19 @@ pub struct TakenBulk<'c> {
 impl Client {
     /// Allocates `len` bytes in `client_data`, zeroed.
     pub fn bulk_alloc(&self, len: u64) -> Result<BulkBuf<'_>, ClientError> {
-        let bulk = self.heaps.client.alloc(len, self.pid)?;
-        let ptr = self.heaps.client.resolve(&bulk)?;
+        let buf = self.bulk_alloc_stale(len)?;
         // SAFETY: the block was just allocated to this process and is
         // `len` bytes inside the mapped segment.
-        unsafe { std::ptr::write_bytes(ptr, 0, len as usize) };
+        unsafe { std::ptr::write_bytes(buf.ptr, 0, len as usize) };
+        Ok(buf)
+    }
+
+    /// Allocates `len` bytes in `client_data` holding whatever they held
+    /// before: for staging buffers whose bytes are always written before
+    /// anyone reads them (zeroing a megabyte costs as much as copying it).
+    pub(crate) fn bulk_alloc_stale(&self, len: u64) -> Result<BulkBuf<'_>, ClientError> {
+        let bulk = self.heaps.client.alloc(len, self.pid)?;
+        let ptr = self.heaps.client.resolve(&bulk)?;
         Ok(BulkBuf { client: self, bulk, ptr })
     }
 

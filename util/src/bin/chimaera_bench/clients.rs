@@ -40,36 +40,73 @@ pub fn run(args: &Args, port: u16) -> Result<(), String> {
     let pings = args.tasks;
     let writes = (args.tasks / 100).max(200);
     println!(
-        "chimaera_bench: clients of port {port}: {pings} pings (p50 of each call), {writes} writes of 1 MiB to a RAM bdev"
+        "chimaera_bench: clients of port {port}: {pings} pings (p50 of each call), {writes} writes of 1 MiB to a RAM bdev; median of {} runs, the clients taking turns",
+        args.repeat.max(1)
     );
-    let mut columns: Vec<(String, BTreeMap<String, f64>)> =
-        vec![("Rust".to_owned(), rust(&client, pings, writes)?)];
-    for (label, program) in [("C", args.c_figures.as_ref()), ("Python", args.python_figures.as_ref())] {
-        let Some(program) = program else { continue };
-        let mut cmd = match program.extension().and_then(|e| e.to_str()) {
-            Some("py") => {
-                let mut c = Command::new(&args.python);
-                c.arg(program);
-                c
-            }
-            _ => Command::new(program),
-        };
-        let out = cmd
-            .args([port.to_string(), DEV.to_string(), pings.to_string(), writes.to_string()])
-            .output()
-            .map_err(|e| format!("{}: {e}", program.display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{} failed ({}): {}",
-                program.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
+    // Each client in turn, --repeat times: the median of each figure is
+    // shown, so that where the scheduler put a process for one run does
+    // not decide a comparison.
+    let mut runs: Vec<(String, Vec<BTreeMap<String, f64>>)> = vec![("Rust".to_owned(), Vec::new())];
+    let programs: Vec<(&str, &std::path::PathBuf)> =
+        [("C", args.c_figures.as_ref()), ("Python", args.python_figures.as_ref())]
+            .into_iter()
+            .filter_map(|(label, p)| Some((label, p?)))
+            .collect();
+    runs.extend(programs.iter().map(|(label, _)| ((*label).to_owned(), Vec::new())));
+    for _ in 0..args.repeat.max(1) {
+        runs[0].1.push(rust(&client, pings, writes)?);
+        for (n, (_, program)) in programs.iter().enumerate() {
+            runs[n + 1].1.push(external(args, program, port, pings, writes)?);
         }
-        columns.push((label.to_owned(), parse(&String::from_utf8_lossy(&out.stdout))));
     }
+    let columns: Vec<(String, BTreeMap<String, f64>)> =
+        runs.into_iter().map(|(label, figures)| (label, medians(&figures))).collect();
     print_table(&columns);
     Ok(())
+}
+
+/// Runs a figure program (a `.py` file with `--python`) and reads its figures.
+fn external(
+    args: &Args,
+    program: &std::path::Path,
+    port: u16,
+    pings: u64,
+    writes: u64,
+) -> Result<BTreeMap<String, f64>, String> {
+    let mut cmd = match program.extension().and_then(|e| e.to_str()) {
+        Some("py") => {
+            let mut c = Command::new(&args.python);
+            c.arg(program);
+            c
+        }
+        _ => Command::new(program),
+    };
+    let out = cmd
+        .args([port.to_string(), DEV.to_string(), pings.to_string(), writes.to_string()])
+        .output()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(parse(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Each figure's median over the runs.
+fn medians(runs: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let names: std::collections::BTreeSet<&String> = runs.iter().flat_map(|r| r.keys()).collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let mut values: Vec<f64> = runs.iter().filter_map(|r| r.get(name).copied()).collect();
+            values.sort_by(f64::total_cmp);
+            (name.clone(), values[values.len() / 2])
+        })
+        .collect()
 }
 
 fn rust(client: &Client, pings: u64, writes: u64) -> Result<BTreeMap<String, f64>, String> {
@@ -92,9 +129,16 @@ fn rust(client: &Client, pings: u64, writes: u64) -> Result<BTreeMap<String, f64
         dev.write_at((i * WRITE) % SPAN, &buf).map_err(|e| e.to_string())?;
     }
     let mbps = (writes * WRITE) as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let plain = vec![0x5au8; WRITE as usize];
+    let started = Instant::now();
+    for i in 0..writes {
+        dev.write_from((i * WRITE) % SPAN, &plain).map_err(|e| e.to_string())?;
+    }
+    let staged = (writes * WRITE) as f64 / started.elapsed().as_secs_f64() / 1e6;
     Ok(BTreeMap::from([
         ("ping_p50_us".to_owned(), times[times.len() / 2].as_secs_f64() * 1e6),
         ("bdev_write_1m_mbps".to_owned(), mbps),
+        ("bdev_write_1m_staged_mbps".to_owned(), staged),
     ]))
 }
 
@@ -109,7 +153,7 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
 
 fn print_table(columns: &[(String, BTreeMap<String, f64>)]) {
     let rust = &columns[0].1;
-    let rows = ["ping_p50_us", "bdev_write_1m_mbps", "bdev_write_1m_bulk_mbps"];
+    let rows = ["ping_p50_us", "bdev_write_1m_mbps", "bdev_write_1m_staged_mbps", "bdev_write_1m_bulk_mbps"];
     print!("{:<26}", "figure");
     for (label, _) in columns {
         print!("{label:>12}");
