@@ -561,7 +561,8 @@ impl PendingTask<'_> {
     /// Whether the task has finished (its output is ready): for clients
     /// that keep many tasks in flight and collect whichever is done.
     pub fn is_done(&self) -> bool {
-        self.client.queue.slot(self.index).header.state.load(Ordering::Acquire) == state::DONE
+        // Once its output is taken the slot is free again: still done.
+        self.done || self.client.queue.slot(self.index).header.state.load(Ordering::Acquire) == state::DONE
     }
 
     /// Waits for the output (for at most `timeout`, if given). A task

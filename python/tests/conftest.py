@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,24 @@ class Runtime:
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
+
+    def freeze(self, timeout: float = 10.0) -> None:
+        """SIGSTOP, returning once every thread is stopped (the signal is
+        delivered asynchronously: a worker could still run a task)."""
+        self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = []
+            for stat in glob.glob(f"/proc/{self.proc.pid}/task/*/stat"):
+                try:
+                    text = Path(stat).read_text()
+                except OSError:
+                    continue
+                states.append(text[text.rindex(")") + 2 :].split()[0])
+            if states and all(s in ("T", "t") for s in states):
+                return
+            time.sleep(0.001)
+        raise RuntimeError(f"runtime on port {self.port} did not stop within {timeout}s")
 
     def kill(self) -> None:
         """SIGKILL, leaving its shared memory as a crash would."""

@@ -124,7 +124,7 @@ def test_asyncio_awaits_a_thousand_tasks(runtime):
 
 def test_a_timeout_leaves_the_task_in_flight_and_the_gil_free(runtime):
     client = chimaera.Client(port=runtime.port)
-    runtime.signal(signal.SIGSTOP)
+    runtime.freeze()
     try:
         future = client.submit(ADMIN_POOL, PING)
         ticks = 0

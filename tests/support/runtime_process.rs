@@ -239,6 +239,28 @@ impl StartedRuntime {
         self.child.as_ref().expect("running").id()
     }
 
+    /// Stops the process with SIGSTOP and returns once every one of its
+    /// threads is stopped (a signal is delivered asynchronously: a worker
+    /// may otherwise still run a task submitted right after).
+    pub fn freeze(&self) {
+        self.signal(Signal::STOP);
+        let tasks = format!("/proc/{}/task", self.pid());
+        crate::poll_until(
+            "every thread of the runtime stopped",
+            Duration::from_secs(10),
+            Duration::from_millis(1),
+            || {
+                fs::read_dir(&tasks).is_ok_and(|threads| {
+                    threads.filter_map(Result::ok).all(|t| {
+                        let stat = fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                        let state = stat.rfind(')').and_then(|end| stat[end + 1..].split_whitespace().next());
+                        matches!(state, Some("T" | "t"))
+                    })
+                })
+            },
+        );
+    }
+
     /// Sends a signal.
     pub fn signal(&self, signal: Signal) {
         let pid = Pid::from_raw(self.pid() as i32).expect("nonzero pid");
