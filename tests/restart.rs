@@ -212,7 +212,7 @@ fn a_client_of_a_restarted_runtime_is_told_to_attach_again_even_mid_task() {
     let busy = Client::attach_port(port, HANG).expect("attach");
     let old = idle.incarnation();
     // A task queued while the runtime cannot run it, then the runtime dies.
-    rt.signal(Signal::STOP);
+    rt.freeze();
     let payload = b"queued before the crash".to_vec();
     let input = ECHO.encode_input(&payload).unwrap();
     let pending = busy.submit(&chimaera_client::TaskSpec::new(ECHO_POOL, ECHO.id, &input)).expect("submit");
@@ -274,7 +274,7 @@ fn status_and_stop_wait_through_a_starting_runtime() {
 fn every_tool_wait_is_bounded_by_its_timeout_when_the_runtime_is_frozen() {
     let rt = RuntimeProcess::new(&config()).start();
     let port = rt.spec().port().to_string();
-    rt.signal(Signal::STOP);
+    rt.freeze();
     let compose = rt.spec().dir().join("more.yaml");
     std::fs::write(
         &compose,
