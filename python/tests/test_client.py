@@ -170,6 +170,8 @@ def test_every_exception_names_what_went_wrong(runtime, make_runtime, tmp_path):
         chimaera.Client(config=str(tmp_path / "missing.yaml"))
     with pytest.raises(ValueError, match="config or port"):
         chimaera.Client(config="x.yaml", port=1)
+    with pytest.raises(NotImplementedError, match="remote clients"):
+        chimaera.Client(remote="127.0.0.2:5555")
 
     client = chimaera.Client(port=runtime.port)
     with pytest.raises(chimaera.PoolNotFound, match="999.9"):
