@@ -23,6 +23,11 @@ pub struct chi_client {
 /// How long attaching waits for a runtime that is starting.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Refuses a NULL out-pointer before anything is attached for it.
+fn require_out(out: *mut *mut chi_client) -> Result<(), Failure> {
+    if out.is_null() { Err(Failure::invalid("out is NULL")) } else { Ok(()) }
+}
+
 fn hand_out(client: Client, out: *mut *mut chi_client) -> Result<(), Failure> {
     let handle = Box::into_raw(Box::new(chi_client { inner: Arc::new(client) }));
     // SAFETY: `out` is writable, as the exported callers' contracts say.
@@ -41,6 +46,7 @@ fn hand_out(client: Client, out: *mut *mut chi_client) -> Result<(), Failure> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn chi_attach(port: u16, out: *mut *mut chi_client) -> chi_status {
     guard(|| {
+        require_out(out)?;
         let client = if port == 0 {
             Client::attach_from_env(None)?
         } else {
@@ -62,6 +68,7 @@ pub unsafe extern "C" fn chi_attach_config(
     out: *mut *mut chi_client,
 ) -> chi_status {
     guard(|| {
+        require_out(out)?;
         // SAFETY: as the caller promised.
         let path = unsafe { optional_text(path, "path") }?;
         hand_out(Client::attach_from_env(path.map(Path::new))?, out)
