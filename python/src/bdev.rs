@@ -7,7 +7,7 @@ use chimaera_bdev_api::Block;
 use chimaera_client::{BdevClient, Client};
 use chimod_sdk::PoolId;
 use pyo3::buffer::PyUntypedBuffer;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -61,7 +61,11 @@ impl Bdev {
     ) -> PyResult<Bound<'py, PyAny>> {
         match (n, out) {
             (Some(n), None) => {
-                let mut buf = vec![0u8; n];
+                // A size no memory can hold is Python's MemoryError, not an abort.
+                let mut buf = Vec::new();
+                buf.try_reserve_exact(n)
+                    .map_err(|_| PyMemoryError::new_err(format!("cannot hold {n} bytes to read")))?;
+                buf.resize(n, 0);
                 py.detach(|| self.dev().read_into(offset, &mut buf)).or_raise()?;
                 Ok(PyBytes::new(py, &buf).into_any())
             }

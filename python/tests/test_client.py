@@ -105,6 +105,10 @@ def test_a_bdev_refuses_what_runs_past_its_capacity(runtime):
         client.bdev(BDEV).write(0, np.ones(3 << 20, dtype=np.uint8))
     client.bdev(BDEV).write(0, b"still serving")
     assert client.bdev(BDEV).read(0, 13) == b"still serving"
+    with pytest.raises(MemoryError, match="cannot hold"):
+        client.bdev(BDEV).read(0, 1 << 62)
+    with pytest.raises(chimaera.ChimaeraError):
+        client.bulk(1 << 62)
     with pytest.raises(ValueError, match="exactly one"):
         client.bdev(BDEV).read(0)
     with pytest.raises(ValueError, match="writable"):
