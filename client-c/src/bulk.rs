@@ -1,7 +1,7 @@
 //! Bulk buffers in the runtime's shared memory, and the bdev calls that
 //! read and write them without a copy.
 
-use chimaera_bdev_api::{Block, READ, ReadRequest, WRITE, WriteRequest};
+use chimaera_bdev_api::Block;
 use rust_client::{BdevClient, OwnedBulk};
 
 use crate::args::{chi_pool_id, handle, handle_mut, put};
@@ -173,8 +173,7 @@ pub unsafe extern "C" fn chi_bdev_write(
     guard(|| {
         // SAFETY: as the caller promised.
         let (client, data) = unsafe { (handle(client, "client")?, handle(data, "data")?) };
-        let request = WriteRequest { block: block.into(), offset, data: data.inner.bulk() };
-        let n = client.inner.call_method(pool_id.into(), WRITE, &request)?;
+        let n = BdevClient::new(&client.inner, pool_id.into()).write(block.into(), offset, &data.inner)?;
         // SAFETY: as the caller promised.
         unsafe { put_optional(written, n) };
         Ok(())
@@ -199,8 +198,7 @@ pub unsafe extern "C" fn chi_bdev_read(
     guard(|| {
         // SAFETY: as the caller promised.
         let (client, into) = unsafe { (handle(client, "client")?, handle_mut(into, "into")?) };
-        let request = ReadRequest { block: block.into(), offset, into: into.inner.bulk() };
-        let n = client.inner.call_method(pool_id.into(), READ, &request)?;
+        let n = BdevClient::new(&client.inner, pool_id.into()).read(block.into(), offset, &mut into.inner)?;
         // SAFETY: as the caller promised.
         unsafe { put_optional(read, n) };
         Ok(())

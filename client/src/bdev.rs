@@ -23,10 +23,10 @@ use chimaera_bdev_api::{
     ALLOCATE, BdevStats, Block, FREE, READ, READ_AT, READ_INLINE, ReadRequest, STATS, WRITE, WRITE_AT,
     WRITE_INLINE, WriteInline, WriteRequest,
 };
+use chimod_sdk::PoolId;
 use chimod_sdk::bulk::Bulk;
-use chimod_sdk::{Method, PoolId};
 
-use super::{BulkBuf, Client, ClientError, PendingTask, TaskSpec, TypedPending};
+use super::{BulkBuf, Client, ClientError, TaskSpec, TypedPending};
 
 /// Reads and writes wait on the device: they go to slow workers.
 const IO_ESTIMATE: Duration = Duration::from_millis(1);
@@ -55,12 +55,12 @@ impl<'c> BdevClient<'c> {
     }
 
     /// Writes all of `data` into `block` at `offset`.
-    pub fn write(&self, block: Block, offset: u64, data: &BulkBuf<'_>) -> Result<u64, ClientError> {
+    pub fn write(&self, block: Block, offset: u64, data: &impl BulkRef) -> Result<u64, ClientError> {
         self.write_async(block, offset, data)?.wait(None)
     }
 
     /// Reads `into.len()` bytes of `block` from `offset` into `into`.
-    pub fn read(&self, block: Block, offset: u64, into: &mut BulkBuf<'_>) -> Result<u64, ClientError> {
+    pub fn read(&self, block: Block, offset: u64, into: &mut impl BulkRef) -> Result<u64, ClientError> {
         self.read_async(block, offset, into)?.wait(None)
     }
 
@@ -69,9 +69,9 @@ impl<'c> BdevClient<'c> {
         &'b self,
         block: Block,
         offset: u64,
-        data: &'b BulkBuf<'_>,
+        data: &'b impl BulkRef,
     ) -> Result<TypedPending<'b, u64>, ClientError> {
-        let request = WriteRequest { block, offset, data: data.bulk() };
+        let request = WriteRequest { block, offset, data: data.bulk_ref() };
         self.client.submit_method(self.pool, WRITE, &request, IO_ESTIMATE)
     }
 
@@ -80,35 +80,41 @@ impl<'c> BdevClient<'c> {
         &'b self,
         block: Block,
         offset: u64,
-        into: &'b mut BulkBuf<'_>,
+        into: &'b mut impl BulkRef,
     ) -> Result<TypedPending<'b, u64>, ClientError> {
-        let request = ReadRequest { block, offset, into: into.bulk() };
+        let request = ReadRequest { block, offset, into: into.bulk_ref() };
         self.client.submit_method(self.pool, READ, &request, IO_ESTIMATE)
     }
 
     /// Writes all of `data` at byte `offset` of the device itself, outside
     /// the block allocator (for callers that manage the device's space).
     pub fn write_at(&self, offset: u64, data: &impl BulkRef) -> Result<u64, ClientError> {
-        let output = self.submit_at(WRITE_AT, offset, data.bulk_ref())?.wait(None)?;
-        Ok(WRITE_AT.decode_output(&output)?)
+        self.write_at_async(offset, data.bulk_ref())?.wait(None)
     }
 
     /// Fills `into` from byte `offset` of the device itself.
     pub fn read_at(&self, offset: u64, into: &mut impl BulkRef) -> Result<u64, ClientError> {
-        let output = self.submit_at(READ_AT, offset, into.bulk_ref())?.wait(None)?;
-        Ok(READ_AT.decode_output(&output)?)
+        self.read_at_async(offset, into.bulk_ref())?.wait(None)
     }
 
-    /// Submits a device-offset read or write of `bulk`, which the caller
-    /// keeps alive and untouched until the task is waited for.
-    pub(crate) fn submit_at(
+    /// Starts a device-offset write of `data`, which the caller keeps alive
+    /// and untouched until the task is waited for.
+    pub(crate) fn write_at_async(
         &self,
-        method: Method<(u64, Bulk), u64>,
-        at: u64,
-        bulk: Bulk,
-    ) -> Result<PendingTask<'c>, ClientError> {
-        let input = method.encode_input(&(at, bulk))?;
-        self.client.submit(&TaskSpec { est_cpu: IO_ESTIMATE, ..TaskSpec::new(self.pool, method.id, &input) })
+        offset: u64,
+        data: Bulk,
+    ) -> Result<TypedPending<'c, u64>, ClientError> {
+        self.client.submit_method(self.pool, WRITE_AT, &(offset, data), IO_ESTIMATE)
+    }
+
+    /// Starts a device-offset read into `into`, which the caller keeps alive
+    /// and does not look at until the task is waited for.
+    pub(crate) fn read_at_async(
+        &self,
+        offset: u64,
+        into: Bulk,
+    ) -> Result<TypedPending<'c, u64>, ClientError> {
+        self.client.submit_method(self.pool, READ_AT, &(offset, into), IO_ESTIMATE)
     }
 
     /// The device's statistics.
@@ -186,5 +192,13 @@ impl BulkRef for BulkBuf<'_> {
 impl BulkRef for crate::OwnedBulk {
     fn bulk_ref(&self) -> Bulk {
         self.bulk()
+    }
+}
+
+/// A shared reference to a buffer serves where a read needs `&mut`: for
+/// owners (bindings) that hold the buffer behind `&`.
+impl<T: BulkRef> BulkRef for &T {
+    fn bulk_ref(&self) -> Bulk {
+        (**self).bulk_ref()
     }
 }

@@ -15,11 +15,9 @@
 //! # Ok::<(), chimaera_client::ClientError>(())
 //! ```
 
-use chimaera_bdev_api::{READ_AT, WRITE_AT};
-use chimod_sdk::Method;
 use chimod_sdk::bulk::Bulk;
 
-use super::{BdevClient, BulkBuf, Client, ClientError, PendingTask};
+use super::{BdevClient, BulkBuf, Client, ClientError, TypedPending};
 
 /// Bytes per piece: small enough that a 1 MiB transfer is many pieces (so
 /// the copies overlap the device's) and that a piece stays in cache between
@@ -32,7 +30,7 @@ const DEPTH: usize = 4;
 
 /// The staging buffers and the task in flight on each.
 struct Ring<'c> {
-    slots: Vec<(BulkBuf<'c>, Option<PendingTask<'c>>)>,
+    slots: Vec<(BulkBuf<'c>, Option<TypedPending<'c, u64>>)>,
 }
 
 impl<'c> Ring<'c> {
@@ -48,11 +46,8 @@ impl<'c> Ring<'c> {
     }
 
     /// Waits for the task on slot `i`, if any: its buffer is free after.
-    fn settle(&mut self, i: usize, method: Method<(u64, Bulk), u64>) -> Result<(), ClientError> {
-        match self.slots[i].1.take() {
-            Some(task) => method.decode_output(&task.wait(None)?).map(drop).map_err(Into::into),
-            None => Ok(()),
-        }
+    fn settle(&mut self, i: usize) -> Result<(), ClientError> {
+        self.slots[i].1.take().map_or(Ok(()), |task| task.wait(None).map(drop))
     }
 }
 
@@ -77,14 +72,14 @@ impl<'c> BdevClient<'c> {
         let depth = ring.slots.len();
         for (n, piece) in data.chunks(PIECE).enumerate() {
             let i = n % depth;
-            ring.settle(i, WRITE_AT)?;
+            ring.settle(i)?;
             let (buf, task) = &mut ring.slots[i];
             buf[..piece.len()].copy_from_slice(piece);
             let at = offset + (n * PIECE) as u64;
-            *task = Some(self.submit_at(WRITE_AT, at, Bulk { len: piece.len() as u64, ..buf.bulk() })?);
+            *task = Some(self.write_at_async(at, Bulk { len: piece.len() as u64, ..buf.bulk() })?);
         }
         for i in 0..depth {
-            ring.settle(i, WRITE_AT)?;
+            ring.settle(i)?;
         }
         Ok(data.len() as u64)
     }
@@ -100,14 +95,14 @@ impl<'c> BdevClient<'c> {
         let submit = |ring: &mut Ring<'c>, n: usize| -> Result<(), ClientError> {
             let (buf, task) = &mut ring.slots[n % depth];
             let into = Bulk { len: piece_len(n) as u64, ..buf.bulk() };
-            *task = Some(self.submit_at(READ_AT, offset + (n * PIECE) as u64, into)?);
+            *task = Some(self.read_at_async(offset + (n * PIECE) as u64, into)?);
             Ok(())
         };
         for n in 0..pieces.min(depth) {
             submit(&mut ring, n)?;
         }
         for (n, piece) in out.chunks_mut(PIECE).enumerate() {
-            ring.settle(n % depth, READ_AT)?;
+            ring.settle(n % depth)?;
             piece.copy_from_slice(&ring.slots[n % depth].0[..piece.len()]);
             if n + depth < pieces {
                 submit(&mut ring, n + depth)?;

@@ -72,7 +72,7 @@ impl Bdev {
             (None, Some(out)) => {
                 if let Ok(bulk) = out.cast::<Bulk>() {
                     let target = bulk.get();
-                    py.detach(|| self.dev().read_at(offset, &mut target_ref(target))).or_raise()?;
+                    py.detach(|| self.dev().read_at(offset, &mut &target.inner)).or_raise()?;
                     return Ok(out);
                 }
                 let buffer = PyUntypedBuffer::get(&out).map_err(|_| {
@@ -117,20 +117,5 @@ impl Bdev {
 
     fn __repr__(&self) -> String {
         format!("chimaera.Bdev(pool_id=\"{}\")", self.pool)
-    }
-}
-
-/// A bulk read target: `BulkRef` is implemented for the owned buffer, and
-/// a read needs it by `&mut`, which a frozen class gives only as a copy of
-/// its reference.
-fn target_ref(bulk: &Bulk) -> BulkTarget<'_> {
-    BulkTarget(bulk)
-}
-
-struct BulkTarget<'a>(&'a Bulk);
-
-impl chimaera_client::BulkRef for BulkTarget<'_> {
-    fn bulk_ref(&self) -> chimod_sdk::bulk::Bulk {
-        self.0.inner.bulk()
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chimaera_client::config::ComposeEntry;
 use chimaera_client::{Client as RustClient, TaskSpec};
-use chimod_sdk::PoolQuery;
 use chimod_sdk::admin::CreateOutcome;
+use chimod_sdk::{PoolId, PoolQuery};
 use pyo3::exceptions::{PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -125,7 +125,7 @@ impl Client {
         method: u32,
         data: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let (id, input) = (crate::convert::pool_id(pool_id)?, Bytes::get(data, "data")?);
+        let (id, input) = task_input(pool_id, data)?;
         let output = py.detach(|| self.inner.call(id, method, input.as_slice())).or_raise()?;
         Ok(PyBytes::new(py, &output))
     }
@@ -140,7 +140,7 @@ impl Client {
         method: u32,
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Future> {
-        let (id, input) = (crate::convert::pool_id(pool_id)?, Bytes::get(data, "data")?);
+        let (id, input) = task_input(pool_id, data)?;
         let pending =
             py.detach(|| self.inner.submit_owned(&TaskSpec::new(id, method, input.as_slice()))).or_raise()?;
         Ok(Future::new(pending))
@@ -155,7 +155,7 @@ impl Client {
         method: u32,
         data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (id, input) = (crate::convert::pool_id(pool_id)?, Bytes::get(data, "data")?);
+        let (id, input) = task_input(pool_id, data)?;
         py.detach(|| self.inner.fire_and_forget(&TaskSpec::new(id, method, input.as_slice()))).or_raise()
     }
 
@@ -179,4 +179,9 @@ impl Client {
     fn __repr__(&self) -> String {
         format!("chimaera.Client(port={})", self.inner.port())
     }
+}
+
+/// A task's pool and input bytes, as `call`, `submit` and `fire_and_forget` take them.
+fn task_input(pool_id: &Bound<'_, PyAny>, data: Option<&Bound<'_, PyAny>>) -> PyResult<(PoolId, Bytes)> {
+    Ok((crate::convert::pool_id(pool_id)?, Bytes::get(data, "data")?))
 }
