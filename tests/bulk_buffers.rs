@@ -36,16 +36,16 @@ fn a_client_buffer_is_read_in_place_by_a_module() {
 fn a_module_returns_data_in_a_runtime_buffer() {
     let rt = start_with_pools(TWO_PLUS_ONE, "");
     let client = attach(&rt);
-    let free_before = client.bulk_stats()[1].free;
+    let free_before = client.bulk_stats().unwrap()[1].free;
     let bulk = client.call_method(CUSTOM, FILL, &(300_000, 9)).unwrap();
     assert_eq!(bulk.segment, BulkSegment::RuntimeData);
     assert_eq!(bulk.offset % 4096, 0, "blocks are 4096-aligned");
     let data = client.bulk_take(bulk).unwrap();
     assert_eq!(data.len(), 300_000);
     assert!(data.iter().enumerate().all(|(i, b)| *b == fill_byte(9, i)));
-    assert!(client.bulk_stats()[1].free < free_before);
+    assert!(client.bulk_stats().unwrap()[1].free < free_before);
     drop(data);
-    assert_eq!(client.bulk_stats()[1].free, free_before, "freed when dropped");
+    assert_eq!(client.bulk_stats().unwrap()[1].free, free_before, "freed when dropped");
     // Taking it twice (it is gone now) is an error, not a dangling view.
     let err = client.bulk_take(bulk).unwrap_err();
     assert!(err.to_string().contains("has no live block"), "{err}");
@@ -104,7 +104,7 @@ fn bad_references_and_a_full_segment_are_clear_errors() {
 fn inputs_and_outputs_larger_than_a_slot_spill_into_bulk_buffers() {
     let rt = start_with_pools(TWO_PLUS_ONE, "");
     let client = attach(&rt);
-    let free_at_start = client.bulk_stats().map(|s| s.free);
+    let free_at_start = client.bulk_stats().unwrap().map(|s| s.free);
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     // ECHO returns its input: 300 KB in, 300 KB out, through both segments.
     assert_eq!(client.call_method(CUSTOM, ECHO, &big).unwrap(), big);
@@ -114,11 +114,11 @@ fn inputs_and_outputs_larger_than_a_slot_spill_into_bulk_buffers() {
     client.fire_and_forget(&TaskSpec::new(CUSTOM, ECHO.id, &input)).unwrap();
     assert_eq!(client.call_method(CUSTOM, ECHO, &vec![1u8; 10]).unwrap(), vec![1u8; 10]);
     let started = std::time::Instant::now();
-    while client.bulk_stats().map(|s| s.free) != free_at_start {
+    while client.bulk_stats().unwrap().map(|s| s.free) != free_at_start {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "spilled buffers leaked: {:?}",
-            client.bulk_stats()
+            client.bulk_stats().unwrap()
         );
         std::thread::yield_now();
     }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, artifacts, workspace_root};
+use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, artifacts, unique_port, workspace_root};
 
 fn installed_prefix(dir: &Path) -> PathBuf {
     let prefix = dir.join("prefix");
@@ -45,8 +45,9 @@ fn compile(compiler: &str, std: &str, source: &str, prefix: &Path, static_lib: b
     assert!(out.status.success(), "{compiler} {source} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn run(exe: &Path, port: u16) -> (String, Output) {
-    let out = Command::new(exe).arg(port.to_string()).output().expect("run the program");
+fn run(exe: &Path, target: &str) -> (String, Output) {
+    let out =
+        Command::new(exe).arg(target).env_remove("CHI_CLUSTER_KEY_FILE").output().expect("run the program");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -69,10 +70,20 @@ fn c_and_cpp_programs_use_a_real_runtime_through_the_installed_header() {
     compile("gcc", "c11", "client_tour.c", &prefix, true, &c_static);
     compile("g++", "c++17", "client_tour.cpp", &prefix, false, &cpp);
 
-    let rt = RuntimeProcess::new(SMALL_CONFIG).start();
-    let port = rt.spec().port();
-    for exe in [&c_shared, &c_static] {
-        let (text, _) = run(exe, port);
+    // Remote clients on 127.0.0.2: the same tour also runs over TCP.
+    let client_port = unique_port();
+    let config = SMALL_CONFIG.replace(
+        "networking:\n  port: {port}\n",
+        &format!(
+            "networking:\n  port: {{port}}\n  client_port: {client_port}\n  client_address: 127.0.0.2\n"
+        ),
+    );
+    let rt = RuntimeProcess::new(&config).start();
+    let port = rt.spec().port().to_string();
+    let remote = format!("127.0.0.2:{client_port}");
+    for (exe, target) in [(&c_shared, &port), (&c_static, &port), (&c_shared, &remote)] {
+        let (text, _) = run(exe, target);
+        assert_eq!(text.lines().any(|l| l == "attached over TCP"), target.contains(':'), "{text}");
         for line in [
             "ping ok",
             "pools listed",
@@ -92,7 +103,7 @@ fn c_and_cpp_programs_use_a_real_runtime_through_the_installed_header() {
             assert!(!line(start).is_empty(), "a line starting `{start}` in:\n{text}");
         }
     }
-    let (text, _) = run(&cpp, port);
+    let (text, _) = run(&cpp, &port);
     assert!(text.contains("c++ ping ok\nc++ waited 100 tasks\n"), "{text}");
     assert!(text.contains("c++ exception: call: CHI_ERR_POOL_NOT_FOUND: "), "{text}");
     assert!(text.contains("c++ stats ") && text.contains(" bytes of JSON"), "{text}");

@@ -103,7 +103,7 @@ fn a_cluster_under_mixed_load_stays_correct_and_its_memory_flat() {
         client_loop(c, 0, warm);
     }
     let rss_start: Vec<u64> = nodes.iter().map(rss_kib).collect();
-    let heaps_start: Vec<_> = clients.iter().map(|c| c.bulk_stats().map(|h| h.free)).collect();
+    let heaps_start: Vec<_> = clients.iter().map(|c| c.bulk_stats().unwrap().map(|h| h.free)).collect();
 
     let until = Instant::now() + Duration::from_secs(seconds);
     let threads: Vec<_> = (0..6u64)
@@ -118,7 +118,7 @@ fn a_cluster_under_mixed_load_stays_correct_and_its_memory_flat() {
     let tasks: u64 = threads.into_iter().map(|t| t.join().expect("a client thread failed a check")).sum();
 
     let rss_end: Vec<u64> = nodes.iter().map(rss_kib).collect();
-    let heaps_end: Vec<_> = clients.iter().map(|c| c.bulk_stats().map(|h| h.free)).collect();
+    let heaps_end: Vec<_> = clients.iter().map(|c| c.bulk_stats().unwrap().map(|h| h.free)).collect();
     eprintln!(
         "soak: {seconds} s, 6 client threads on 3 nodes, {tasks} tasks checked, 0 errors; RSS KiB start {rss_start:?} end {rss_end:?}; bulk free start {heaps_start:?} end {heaps_end:?}"
     );

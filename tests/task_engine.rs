@@ -463,7 +463,7 @@ fn a_killed_client_s_slots_are_reclaimed_and_the_runtime_serves_on() {
     let rt = start(TWO_PLUS_ONE, "");
     let client = attach(&rt);
     let total = client.admin().stats().unwrap().slots_total;
-    let free_at_start = client.bulk_stats().map(|s| s.free);
+    let free_at_start = client.bulk_stats().unwrap().map(|s| s.free);
     let mut victim = Command::new(env!("CARGO_BIN_EXE_victim_client"))
         .arg(rt.spec().port().to_string())
         .stdout(std::process::Stdio::piped())
@@ -474,7 +474,7 @@ fn a_killed_client_s_slots_are_reclaimed_and_the_runtime_serves_on() {
         .unwrap();
     assert!(line.starts_with("submitted 40 holding 5 buffers"), "{line}");
     assert!(client.admin().stats().unwrap().slots_free < total - 1, "the victim holds slots");
-    let held = client.bulk_stats().map(|s| s.free);
+    let held = client.bulk_stats().unwrap().map(|s| s.free);
     assert!(held[0] < free_at_start[0] && held[1] < free_at_start[1], "the victim holds bulk buffers");
     victim.kill().unwrap();
     victim.wait().unwrap();
@@ -490,7 +490,7 @@ fn a_killed_client_s_slots_are_reclaimed_and_the_runtime_serves_on() {
     }
     assert!(rt.log().contains("reclaimed task slots of client processes that died"), "{}", rt.log());
     // Its bulk buffers in both segments come back too.
-    while client.bulk_stats().map(|s| s.free) != free_at_start {
+    while client.bulk_stats().unwrap().map(|s| s.free) != free_at_start {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "bulk buffers of the dead client were not reclaimed"

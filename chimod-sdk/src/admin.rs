@@ -268,6 +268,7 @@ pub struct StopRequest {
 ///     runtime_data: Default::default(),
 ///     nodes: vec![],
 ///     frames_dropped: 0,
+///     remote_clients: Default::default(),
 /// };
 /// assert_eq!(s.workers[0].tasks_done, 7);
 /// ```
@@ -298,6 +299,27 @@ pub struct RuntimeStats {
     /// Frames from the network this node dropped: malformed, without a
     /// valid cluster key tag, or from an address outside the hostfile.
     pub frames_dropped: u64,
+    /// Clients on other hosts, over TCP (`networking.client_port`).
+    pub remote_clients: RemoteClientStats,
+}
+
+/// The remote-client endpoint's figures (all zero when it is off).
+///
+/// ```
+/// let r = chimod_sdk::admin::RemoteClientStats { connected: 1, accepted: 3, refused: 2, requests: 40 };
+/// assert_eq!(r.accepted - r.refused, r.connected);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteClientStats {
+    /// Clients connected now (past the handshake).
+    pub connected: u64,
+    /// Connections accepted since start.
+    pub accepted: u64,
+    /// Connections refused (wrong or missing key, too many clients) or
+    /// closed for a malformed message.
+    pub refused: u64,
+    /// Requests received from remote clients.
+    pub requests: u64,
 }
 
 /// One node of the cluster, as the reporting node sees it.

@@ -4,7 +4,9 @@
  * fire-and-forget, and the errors a caller sees.
  *
  *   cc client_tour.c -I include -L lib -lchimaera_client -o client_tour
- *   ./client_tour PORT
+ *   ./client_tour PORT          (this node's runtime, shared memory)
+ *   ./client_tour HOST:PORT     (a runtime's networking.client_port, TCP;
+ *                                CHI_CLUSTER_KEY_FILE names its key)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +26,16 @@
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s PORT\n", argv[0]);
+    fprintf(stderr, "usage: %s PORT | HOST:PORT\n", argv[0]);
     return 2;
   }
-  uint16_t port = (uint16_t)atoi(argv[1]);
   chi_client *client = NULL;
-  CHECK(chi_attach(port, &client));
+  if (strchr(argv[1], ':') != NULL) {
+    CHECK(chi_attach_remote(argv[1], NULL, &client));
+    printf("attached over TCP\n");
+  } else {
+    CHECK(chi_attach((uint16_t)atoi(argv[1]), &client));
+  }
   CHECK(chi_ping(client));
   printf("ping ok\n");
 

@@ -223,6 +223,17 @@ enum chi_status chi_attach(uint16_t port, struct chi_client **out);
 // `path` is null or a NUL-terminated string; `out` is writable.
 enum chi_status chi_attach_config(const char *path, struct chi_client **out);
 
+// Connects over TCP to the runtime at `addr` (`"host:port"`, the port
+// being its `networking.client_port`; NULL: `CHI_SERVER_ADDR`), proving
+// the cluster key in `key_file` (NULL: `CHI_CLUSTER_KEY_FILE`, else none)
+// when the runtime asks for one. For hosts that share no `/dev/shm` with
+// the runtime; the calls are the same, and bulk data travels in them.
+//
+// # Safety
+// `addr` and `key_file` are null or NUL-terminated strings; `out` is
+// writable.
+enum chi_status chi_attach_remote(const char *addr, const char *key_file, struct chi_client **out);
+
 // Frees a client (NULL is ignored). Tasks and bulk buffers still held
 // keep what they need of it alive.
 //

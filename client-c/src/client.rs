@@ -75,6 +75,37 @@ pub unsafe extern "C" fn chi_attach_config(
     })
 }
 
+/// Connects over TCP to the runtime at `addr` (`"host:port"`, the port
+/// being its `networking.client_port`; NULL: `CHI_SERVER_ADDR`), proving
+/// the cluster key in `key_file` (NULL: `CHI_CLUSTER_KEY_FILE`, else none)
+/// when the runtime asks for one. For hosts that share no `/dev/shm` with
+/// the runtime; the calls are the same, and bulk data travels in them.
+///
+/// # Safety
+/// `addr` and `key_file` are null or NUL-terminated strings; `out` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chi_attach_remote(
+    addr: *const std::ffi::c_char,
+    key_file: *const std::ffi::c_char,
+    out: *mut *mut chi_client,
+) -> chi_status {
+    guard(|| {
+        require_out(out)?;
+        // SAFETY: as the caller promised.
+        let (addr, key_file) =
+            unsafe { (optional_text(addr, "addr")?, optional_text(key_file, "key_file")?) };
+        let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+        let addr = match addr {
+            Some(addr) => addr.to_owned(),
+            None => from_env(rust_client::SERVER_ADDR_ENV)
+                .ok_or_else(|| Failure::invalid("addr is NULL and CHI_SERVER_ADDR is not set"))?,
+        };
+        let key_file = key_file.map(str::to_owned).or_else(|| from_env(rust_client::config::CLUSTER_KEY_ENV));
+        hand_out(Client::connect_with_key_file(addr.trim(), key_file.as_deref().map(Path::new))?, out)
+    })
+}
+
 /// Frees a client (NULL is ignored). Tasks and bulk buffers still held
 /// keep what they need of it alive.
 ///

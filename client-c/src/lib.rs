@@ -21,8 +21,8 @@ pub use bulk::{
     chi_block, chi_bulk, chi_bulk_alloc, chi_bulk_data, chi_bulk_free, chi_bulk_len,
 };
 pub use client::{
-    chi_attach, chi_attach_config, chi_client, chi_client_free, chi_create_pool, chi_destroy_pool,
-    chi_list_pools_json, chi_ping, chi_set_call_timeout, chi_stats_json,
+    chi_attach, chi_attach_config, chi_attach_remote, chi_client, chi_client_free, chi_create_pool,
+    chi_destroy_pool, chi_list_pools_json, chi_ping, chi_set_call_timeout, chi_stats_json,
 };
 pub use status::{chi_last_error, chi_status, chi_status_name};
 pub use task::{
@@ -57,6 +57,7 @@ mod tests {
         unsafe {
             refused(chi_attach(5555, null_mut()), "out");
             refused(chi_attach_config(null(), null_mut()), "out");
+            refused(chi_attach_remote(null(), null(), null_mut()), "out");
             refused(chi_ping(null()), "client");
             refused(chi_set_call_timeout(null(), 5), "client");
             refused(chi_create_pool(null(), null(), null(), id, null(), null()), "client");

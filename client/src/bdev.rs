@@ -1,5 +1,7 @@
 //! The typed client of a `chimaera_bdev` pool: the module's methods as
-//! calls, synchronous and asynchronous. Data moves through bulk buffers;
+//! calls, synchronous and asynchronous. Data moves through bulk buffers
+//! (a remote client's are its own memory, and their bytes travel in the
+//! requests: the module's inline methods);
 //! an asynchronous write or read borrows its buffer until it is waited for,
 //! so the buffer can be neither changed nor freed while the device uses it.
 //!
@@ -20,13 +22,13 @@
 use std::time::Duration;
 
 use chimaera_bdev_api::{
-    ALLOCATE, BdevStats, Block, FREE, READ, READ_AT, READ_INLINE, ReadRequest, STATS, WRITE, WRITE_AT,
-    WRITE_INLINE, WriteInline, WriteRequest,
+    ALLOCATE, BdevStats, Block, FREE, READ, READ_AT, READ_AT_INLINE, READ_INLINE, ReadRequest, STATS, WRITE,
+    WRITE_AT, WRITE_AT_INLINE, WRITE_INLINE, WriteInline, WriteRequest,
 };
 use chimod_sdk::PoolId;
 use chimod_sdk::bulk::Bulk;
 
-use super::{BulkBuf, Client, ClientError, TaskSpec, TypedPending};
+use super::{BulkBuf, Client, ClientError, Landing, TaskSpec, TypedPending};
 
 /// Reads and writes wait on the device: they go to slow workers.
 const IO_ESTIMATE: Duration = Duration::from_millis(1);
@@ -71,6 +73,10 @@ impl<'c> BdevClient<'c> {
         offset: u64,
         data: &'b impl BulkRef,
     ) -> Result<TypedPending<'b, u64>, ClientError> {
+        if self.client.is_remote() {
+            let request = WriteInline { block, offset, data: bytes_of(data).to_vec() };
+            return self.client.submit_method(self.pool, WRITE_INLINE, &request, IO_ESTIMATE);
+        }
         let request = WriteRequest { block, offset, data: data.bulk_ref() };
         self.client.submit_method(self.pool, WRITE, &request, IO_ESTIMATE)
     }
@@ -82,6 +88,11 @@ impl<'c> BdevClient<'c> {
         offset: u64,
         into: &'b mut impl BulkRef,
     ) -> Result<TypedPending<'b, u64>, ClientError> {
+        if self.client.is_remote() {
+            let (ptr, len) = into.memory();
+            let input = READ_INLINE.encode_input(&(block, offset, len as u64))?;
+            return self.landing(READ_INLINE.id, &input, Landing::new(ptr, len));
+        }
         let request = ReadRequest { block, offset, into: into.bulk_ref() };
         self.client.submit_method(self.pool, READ, &request, IO_ESTIMATE)
     }
@@ -89,12 +100,49 @@ impl<'c> BdevClient<'c> {
     /// Writes all of `data` at byte `offset` of the device itself, outside
     /// the block allocator (for callers that manage the device's space).
     pub fn write_at(&self, offset: u64, data: &impl BulkRef) -> Result<u64, ClientError> {
+        if self.client.is_remote() {
+            return self.write_at_inline(offset, bytes_of(data))?.wait(None);
+        }
         self.write_at_async(offset, data.bulk_ref())?.wait(None)
     }
 
     /// Fills `into` from byte `offset` of the device itself.
     pub fn read_at(&self, offset: u64, into: &mut impl BulkRef) -> Result<u64, ClientError> {
+        if self.client.is_remote() {
+            let (ptr, len) = into.memory();
+            return self.read_at_inline(offset, Landing::new(ptr, len))?.wait(None);
+        }
         self.read_at_async(offset, into.bulk_ref())?.wait(None)
+    }
+
+    /// Starts a device-offset write whose bytes travel in the request.
+    pub(crate) fn write_at_inline(
+        &self,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<TypedPending<'c, u64>, ClientError> {
+        self.client.submit_method(self.pool, WRITE_AT_INLINE, &(offset, data.to_vec()), IO_ESTIMATE)
+    }
+
+    /// Starts a device-offset read whose bytes come back in the reply and
+    /// land in `into` (lent until the task is waited for).
+    pub(crate) fn read_at_inline(
+        &self,
+        offset: u64,
+        into: Landing,
+    ) -> Result<TypedPending<'c, u64>, ClientError> {
+        let input = READ_AT_INLINE.encode_input(&(offset, into.len() as u64))?;
+        self.landing(READ_AT_INLINE.id, &input, into)
+    }
+
+    fn landing(
+        &self,
+        method: u32,
+        input: &[u8],
+        into: Landing,
+    ) -> Result<TypedPending<'c, u64>, ClientError> {
+        let task = TaskSpec { est_cpu: IO_ESTIMATE, ..TaskSpec::new(self.pool, method, input) };
+        Ok(TypedPending::new(self.client.submit_landing(&task, into)?))
     }
 
     /// Starts a device-offset write of `data`, which the caller keeps alive
@@ -177,21 +225,49 @@ impl<'c> RemoteBdevClient<'c> {
 }
 
 /// A client's bulk buffer, borrowed or owned ([`BulkBuf`],
-/// [`crate::OwnedBulk`]): what a device reads from or fills.
-pub trait BulkRef {
+/// [`crate::OwnedBulk`]): what a device reads from or fills. Implemented
+/// by this crate's buffers only.
+pub trait BulkRef: sealed::Sealed {
     /// The reference a task's input carries.
     fn bulk_ref(&self) -> Bulk;
+
+    /// The buffer's memory: what a remote request carries, or a remote
+    /// read fills.
+    #[doc(hidden)]
+    fn memory(&self) -> (*mut u8, usize);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::BulkBuf<'_> {}
+    impl Sealed for crate::OwnedBulk {}
+    impl<T: Sealed> Sealed for &T {}
+}
+
+/// The bytes of a buffer, for a request to carry.
+fn bytes_of(data: &impl BulkRef) -> &[u8] {
+    let (ptr, len) = data.memory();
+    // SAFETY: the buffer's own memory, borrowed for as long as `data`.
+    unsafe { std::slice::from_raw_parts(ptr, len) }
 }
 
 impl BulkRef for BulkBuf<'_> {
     fn bulk_ref(&self) -> Bulk {
         self.bulk()
     }
+
+    fn memory(&self) -> (*mut u8, usize) {
+        BulkBuf::memory(self)
+    }
 }
 
 impl BulkRef for crate::OwnedBulk {
     fn bulk_ref(&self) -> Bulk {
         self.bulk()
+    }
+
+    fn memory(&self) -> (*mut u8, usize) {
+        self.buffer().memory()
     }
 }
 
@@ -200,5 +276,9 @@ impl BulkRef for crate::OwnedBulk {
 impl<T: BulkRef> BulkRef for &T {
     fn bulk_ref(&self) -> Bulk {
         (**self).bulk_ref()
+    }
+
+    fn memory(&self) -> (*mut u8, usize) {
+        (**self).memory()
     }
 }

@@ -2,6 +2,8 @@
 //! the Python package, a C array): the bytes pass through a few staging
 //! buffers in `client_data`, and the client copies one piece while the
 //! device moves the one before, so the copy costs little beside the I/O.
+//! A remote client sends the pieces straight from the caller's memory in
+//! its requests, and reads land straight in it.
 //!
 //! ```no_run
 //! # use chimaera_client::{BdevClient, Client};
@@ -17,7 +19,9 @@
 
 use chimod_sdk::bulk::Bulk;
 
-use super::{BdevClient, BulkBuf, Client, ClientError, TypedPending};
+use std::collections::VecDeque;
+
+use super::{BdevClient, BulkBuf, Client, ClientError, Landing, TypedPending};
 
 /// Bytes per piece: small enough that a 1 MiB transfer is many pieces (so
 /// the copies overlap the device's) and that a piece stays in cache between
@@ -27,6 +31,9 @@ use super::{BdevClient, BulkBuf, Client, ClientError, TypedPending};
 const PIECE: usize = 64 << 10;
 /// Pieces in flight at once.
 const DEPTH: usize = 4;
+/// Bytes per piece of a remote client: each is a request of its own, and
+/// TCP moves large ones best; well inside a message's limit.
+const REMOTE_PIECE: usize = 4 << 20;
 
 /// The staging buffers and the task in flight on each.
 struct Ring<'c> {
@@ -68,6 +75,13 @@ impl<'c> BdevClient<'c> {
     /// Writes all of `data` at byte `offset` of the device, staged through
     /// `client_data`. Returns the bytes written.
     pub fn write_from(&self, offset: u64, data: &[u8]) -> Result<u64, ClientError> {
+        if self.client.is_remote() {
+            let pieces = data.chunks(REMOTE_PIECE).enumerate();
+            return pipelined(
+                pieces.map(|(n, piece)| self.write_at_inline(offset + (n * REMOTE_PIECE) as u64, piece)),
+            )
+            .map(|()| data.len() as u64);
+        }
         let mut ring = Ring::new(self.client, data.len())?;
         let depth = ring.slots.len();
         for (n, piece) in data.chunks(PIECE).enumerate() {
@@ -87,6 +101,16 @@ impl<'c> BdevClient<'c> {
     /// Fills `out` from byte `offset` of the device, staged through
     /// `client_data`. Returns the bytes read.
     pub fn read_into(&self, offset: u64, out: &mut [u8]) -> Result<u64, ClientError> {
+        if self.client.is_remote() {
+            let total = out.len();
+            let all = Landing::new(out.as_mut_ptr(), total);
+            let pieces = (0..total.div_ceil(REMOTE_PIECE)).map(|n| {
+                let at = n * REMOTE_PIECE;
+                self.read_at_inline(offset + at as u64, all.part(at, (total - at).min(REMOTE_PIECE)))
+            });
+            // `out` stays borrowed until every piece is waited for.
+            return pipelined(pieces).map(|()| total as u64);
+        }
         let mut ring = Ring::new(self.client, out.len())?;
         let depth = ring.slots.len();
         let total = out.len();
@@ -110,4 +134,36 @@ impl<'c> BdevClient<'c> {
         }
         Ok(total as u64)
     }
+}
+
+/// Runs the tasks `starts` makes, [`DEPTH`] in flight at once, and waits
+/// for all of them (also after a failure: their buffers are lent to them).
+fn pipelined<'c>(
+    starts: impl Iterator<Item = Result<TypedPending<'c, u64>, ClientError>>,
+) -> Result<(), ClientError> {
+    let mut in_flight = VecDeque::with_capacity(DEPTH);
+    let mut first_error = None;
+    for start in starts {
+        if in_flight.len() == DEPTH
+            && let Some(Err(e)) = in_flight.pop_front().map(|t: TypedPending<'c, u64>| t.wait(None))
+        {
+            first_error.get_or_insert(e);
+        }
+        if first_error.is_some() {
+            break;
+        }
+        match start {
+            Ok(task) => in_flight.push_back(task),
+            Err(e) => {
+                first_error = Some(e);
+                break;
+            }
+        }
+    }
+    for task in in_flight {
+        if let Err(e) = task.wait(None) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }

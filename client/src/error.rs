@@ -119,6 +119,36 @@ pub enum ClientError {
     /// A task's output was waited for again after it was taken.
     #[error("this task's output was already taken")]
     Taken,
+    /// No remote-client endpoint answers at the address.
+    #[error(
+        "cannot reach a Chimaera runtime at {addr}: {why} (is it running with networking.client_port set to this port?)"
+    )]
+    Unreachable {
+        /// The address tried (`CHI_SERVER_ADDR`).
+        addr: String,
+        /// What the connection attempt said.
+        why: String,
+    },
+    /// The runtime at the address refused this client (its cluster key).
+    #[error("the runtime at {addr} refused this client: {why}")]
+    Refused {
+        /// The runtime's address.
+        addr: String,
+        /// Its reason.
+        why: String,
+    },
+    /// The connection to a remote runtime ended or broke.
+    #[error("lost the connection to the runtime at {addr}: {why}")]
+    Disconnected {
+        /// The runtime's address.
+        addr: String,
+        /// What happened.
+        why: String,
+    },
+    /// What was asked needs the runtime's shared memory, which a remote
+    /// client does not map.
+    #[error("{0} needs the runtime's shared memory, which a remote client (CHI_SERVER_ADDR) does not have")]
+    NeedsSharedMemory(&'static str),
     /// Input or output did not encode or decode.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -151,7 +181,8 @@ pub enum ErrorKind {
     PoolNotFound,
     /// The module failed or panicked running the task.
     TaskFailed,
-    /// The runtime's shared memory is not open to this user.
+    /// The runtime's shared memory is not open to this user, or a remote
+    /// runtime refused this client's cluster key.
     Permission,
     /// The shared memory is not a compatible runtime's.
     SharedMemory,
@@ -164,6 +195,22 @@ pub enum ErrorKind {
 }
 
 impl ClientError {
+    /// A finished task's output, or the error its status says.
+    pub(crate) fn from_outcome(
+        status: chimaera_protocol::ipc::TaskStatus,
+        output: Vec<u8>,
+    ) -> Result<Vec<u8>, ClientError> {
+        use chimaera_protocol::ipc::TaskStatus;
+        let text = || String::from_utf8_lossy(&output).into_owned();
+        match status {
+            TaskStatus::Ok => Ok(output),
+            TaskStatus::NoPool => Err(ClientError::PoolNotFound(text())),
+            TaskStatus::Stopping => Err(ClientError::Stopping),
+            TaskStatus::Panicked => Err(ClientError::Panicked(text())),
+            TaskStatus::Error | TaskStatus::BadTask => Err(ClientError::Failed(text())),
+        }
+    }
+
     /// This error's kind.
     ///
     /// ```
@@ -172,7 +219,10 @@ impl ClientError {
     /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ClientError::NoRuntime { .. } => ErrorKind::NoRuntime,
+            ClientError::NoRuntime { .. } | ClientError::Unreachable { .. } => ErrorKind::NoRuntime,
+            ClientError::Refused { .. } => ErrorKind::Permission,
+            ClientError::Disconnected { .. } => ErrorKind::RuntimeGone,
+            ClientError::NeedsSharedMemory(_) => ErrorKind::Usage,
             ClientError::Config(_) => ErrorKind::Config,
             ClientError::NotReady { .. } => ErrorKind::NotReady,
             ClientError::Layout(_) | ClientError::Shm(_) => ErrorKind::SharedMemory,

@@ -1,5 +1,6 @@
 //! The client library: attach to this node's runtime through its shared
-//! memory and run tasks on its pools.
+//! memory, or to a runtime on another host over TCP, and run tasks on its
+//! pools.
 //!
 //! ```no_run
 //! use chimaera_client::Client;
@@ -13,7 +14,9 @@
 //! ```
 //!
 //! A client finds the runtime by the same identity rules as the runtime (its
-//! user id and `networking.port`). Every wait is bounded: a client learns
+//! user id and `networking.port`), or, with `CHI_SERVER_ADDR=host:port` (or
+//! [`Client::connect`]), reaches it over TCP on its `networking.client_port`:
+//! the same calls, with bulk data carried in the requests. Every wait is bounded: a client learns
 //! within [`LIVENESS_PERIOD`] that the runtime died, and a full queue turns
 //! into an error after the submit timeout.
 
@@ -24,12 +27,14 @@ mod bulk;
 mod error;
 mod lane_choice;
 mod owned;
+mod shm_link;
+mod tcp_link;
 mod typed;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chimod_sdk::bulk::BulkSegment;
 use chimod_sdk::{Method, NodeOutcome, PoolId, Route};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,17 +44,15 @@ pub use self::bdev::{BdevClient, BulkRef, RemoteBdevClient};
 pub use self::bulk::{BulkBuf, TakenBulk};
 pub use self::error::{ClientError, ErrorKind};
 pub use self::lane_choice::SLOW_TASK_THRESHOLD;
-use self::lane_choice::choose_lane;
 pub use self::owned::{OwnedBulk, OwnedPending};
+use self::shm_link::ShmLink;
+use self::tcp_link::TcpLink;
 pub use self::typed::TypedPending;
 /// The configuration model (and, with the `yaml` feature, its loader),
 /// so an application needs no other crate to find its runtime.
 pub use chimaera_config as config;
 use chimaera_config::RuntimeConfig;
-use chimaera_protocol::bulk::{BulkHeap, BulkHeaps};
-use chimaera_protocol::ipc::{Queue, RuntimeState, Slot, TaskStatus, futex_wait, spill, state};
-use chimaera_protocol::shm::{SEGMENTS, Segment, ShmError, ShmIdentity, incarnation_alive, runtime_alive};
-use chimaera_protocol::spin::Spinner;
+use chimaera_protocol::shm::ShmIdentity;
 
 /// `Client::call_timeout` when calls are not bounded.
 const NO_CALL_TIMEOUT: u64 = u64::MAX;
@@ -61,6 +64,9 @@ const SPIN: Duration = Duration::from_micros(50);
 /// Checks a waiting client makes before it starts reading the clock: most
 /// tasks finish within these, and a clock read costs more than a check.
 const QUICK_CHECKS: u32 = 64;
+/// The environment variable that sends a client to a runtime on another
+/// host: `host:port`, the port being that runtime's `networking.client_port`.
+pub const SERVER_ADDR_ENV: &str = "CHI_SERVER_ADDR";
 
 /// One task to submit.
 #[derive(Debug, Clone)]
@@ -93,51 +99,94 @@ impl<'a> TaskSpec<'a> {
     }
 }
 
-/// A client of this node's runtime.
+/// A client of a runtime: of this node's, through its shared memory, or of
+/// another host's, over TCP.
 #[derive(Debug)]
 pub struct Client {
-    // Field order: the queue and heaps point into the segments, which must
-    // outlive them.
-    queue: Queue,
-    heaps: BulkHeaps,
-    _main: Segment,
-    _data: [Segment; 2],
-    identity: ShmIdentity,
-    port: u16,
-    /// Which start of the runtime this client attached to.
-    incarnation: u64,
+    link: Link,
     /// The bound on every `call` (`set_call_timeout`), in nanoseconds;
     /// `NO_CALL_TIMEOUT` for none. Atomic, so a client shared by threads
     /// (or by language bindings) can be given one at any time.
     call_timeout: AtomicU64,
-    /// This client's entry in the runtime's client table, if it got one.
-    entry: Option<usize>,
-    /// This process: a client belongs to the process that attached it
-    /// (`getpid` is a system call, so it is asked once).
-    pid: u32,
-    /// Tasks submitted and not yet waited for or dropped: a waiter alone
-    /// in flight lends its core to the runtime now and then (`Spinner`),
-    /// a pipelining one keeps it.
-    in_flight: AtomicU32,
+}
+
+/// How a client reaches its runtime.
+#[derive(Debug)]
+enum Link {
+    Shm(ShmLink),
+    Tcp(TcpLink),
 }
 
 impl Client {
+    fn with(link: Link) -> Client {
+        Client { link, call_timeout: AtomicU64::new(NO_CALL_TIMEOUT) }
+    }
+
     /// Attaches to the runtime that `config` describes (its port), waiting
     /// up to 10 s for it to finish starting.
     pub fn attach(config: &RuntimeConfig) -> Result<Client, ClientError> {
         Self::attach_port(config.networking.port, Duration::from_secs(10))
     }
 
-    /// Attaches to the runtime the configuration names, as the tools find
-    /// theirs: the file at `config`, else the one `CHI_SERVER_CONF` or
-    /// `WRP_RUNTIME_CONF` names, else the built-in defaults (port 5555).
-    /// Reading a file needs the `yaml` feature; without it a named file is
-    /// [`ClientError::Config`], never silently skipped.
-    pub fn attach_from_env(config: Option<&std::path::Path>) -> Result<Client, ClientError> {
-        let parsed = chimaera_config::ConfigSource::from_env(config)
+    /// Attaches to the runtime the environment names, as the tools find
+    /// theirs. With `CHI_SERVER_ADDR=host:port` it connects over TCP (with
+    /// the cluster key of `CHI_CLUSTER_KEY_FILE`, else of the configuration's
+    /// `networking.cluster_key_file`); otherwise it attaches through shared
+    /// memory to the runtime of the configuration: the file at `config`,
+    /// else the one `CHI_SERVER_CONF` or `WRP_RUNTIME_CONF` names, else the
+    /// built-in defaults (port 5555). Reading a file needs the `yaml`
+    /// feature; without it a named file is [`ClientError::Config`], never
+    /// silently skipped.
+    pub fn attach_from_env(config: Option<&Path>) -> Result<Client, ClientError> {
+        match std::env::var(SERVER_ADDR_ENV).ok().filter(|a| !a.trim().is_empty()) {
+            Some(addr) => Self::connect_from_env(addr.trim(), config),
+            None => Self::attach(&Self::load_config(config)?),
+        }
+    }
+
+    /// Connects over TCP to the runtime at `addr` with the cluster key the
+    /// environment names: the file `CHI_CLUSTER_KEY_FILE` names, else the
+    /// `networking.cluster_key_file` of the configuration (`config`, else
+    /// the file `CHI_SERVER_CONF` or `WRP_RUNTIME_CONF` names), else none.
+    pub fn connect_from_env(addr: &str, config: Option<&Path>) -> Result<Client, ClientError> {
+        match std::env::var_os(chimaera_config::CLUSTER_KEY_ENV).filter(|k| !k.is_empty()) {
+            // A remote client with its key named needs no configuration file.
+            Some(key) => Self::connect_with_key_file(addr, Some(Path::new(&key))),
+            None => {
+                let config = Self::load_config(config)?;
+                Self::connect_with_key_file(addr, config.networking.cluster_key_file.as_deref())
+            }
+        }
+    }
+
+    fn load_config(config: Option<&Path>) -> Result<RuntimeConfig, ClientError> {
+        chimaera_config::ConfigSource::from_env(config)
             .load()
-            .map_err(|e| ClientError::Config(e.to_string()))?;
-        Self::attach(&parsed.config)
+            .map(|parsed| parsed.config)
+            .map_err(|e| ClientError::Config(e.to_string()))
+    }
+
+    /// Connects over TCP to the runtime at `addr` (`host:port`, the port
+    /// being its `networking.client_port`), proving `key` (the bytes of
+    /// its `networking.cluster_key_file`) when it asks for one. Bulk
+    /// buffers of such a client are its own memory, and the bdev client
+    /// sends their bytes in the requests.
+    ///
+    /// ```no_run
+    /// let client = chimaera_client::Client::connect("10.0.0.5:5556", None)?;
+    /// client.admin().ping()?;
+    /// # Ok::<(), chimaera_client::ClientError>(())
+    /// ```
+    pub fn connect(addr: &str, key: Option<&[u8]>) -> Result<Client, ClientError> {
+        TcpLink::connect(addr, key).map(|link| Self::with(Link::Tcp(link)))
+    }
+
+    /// As [`Client::connect`], with the key read from `key_file`.
+    pub fn connect_with_key_file(addr: &str, key_file: Option<&Path>) -> Result<Client, ClientError> {
+        let key = key_file.map(chimaera_config::read_cluster_key).transpose().map_err(|e| {
+            ClientError::Config(e.replace("networking.cluster_key_file", chimaera_config::CLUSTER_KEY_ENV))
+        })?;
+        Self::connect(addr, key.as_deref())
     }
 
     /// Attaches to this user's runtime on `port` (on the node
@@ -169,94 +218,82 @@ impl Client {
     /// published its queue, or has not marked it ready) is waited for up
     /// to `ready_timeout`; none at all is [`ClientError::NoRuntime`] at once.
     pub fn attach_identity(identity: ShmIdentity, ready_timeout: Duration) -> Result<Client, ClientError> {
-        let port = identity.port();
-        let started = Instant::now();
-        let main = loop {
-            match open_live_main(&identity)? {
-                Some(main) if header_of(&main).state() != RuntimeState::Starting => break main,
-                // Published but not ready yet, or not published yet while
-                // the identity is held: a runtime is starting. Polled:
-                // nothing cheaper announces either step.
-                Some(_) => {}
-                None if runtime_alive(&identity) => {}
-                None => return Err(ClientError::NoRuntime { identity: identity.to_string(), port }),
-            }
-            if started.elapsed() >= ready_timeout {
-                return Err(ClientError::NotReady { port, waited: ready_timeout });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        // SAFETY: the mapping lives in `_main`, which outlives `queue`.
-        let queue = unsafe { Queue::attach(main.as_ptr(), main.len() as u64) }?;
-        let incarnation = queue.header().incarnation;
-        let open =
-            |name| Segment::open(&identity.segment_name(name), identity.uid()).map_err(shm_error(&identity));
-        let data = [open(SEGMENTS[1])?, open(SEGMENTS[2])?];
-        // The data segments were opened by name: they are this runtime's
-        // only if it still lived after they were opened (a runtime's
-        // successor replaces the names only once it is dead).
-        if !incarnation_alive(&main) {
-            return Err(ClientError::RuntimeDied { port });
-        }
-        let heap = |seg: &Segment, which| {
-            // SAFETY: the mapping lives in `_data`, which outlives `heaps`.
-            unsafe { BulkHeap::attach(seg.as_ptr(), seg.len() as u64, which) }
-        };
-        let heaps = BulkHeaps {
-            client: heap(&data[0], BulkSegment::ClientData)?,
-            runtime: heap(&data[1], BulkSegment::RuntimeData)?,
-        };
-        Ok(Client {
-            queue,
-            heaps,
-            _main: main,
-            _data: data,
-            identity,
-            port,
-            incarnation,
-            call_timeout: AtomicU64::new(NO_CALL_TIMEOUT),
-            entry: queue.register_client(std::process::id()),
-            pid: std::process::id(),
-            in_flight: AtomicU32::new(0),
-        })
+        ShmLink::attach(identity, ready_timeout).map(|link| Self::with(Link::Shm(link)))
     }
 
     /// The incarnation of the runtime this client is attached to (see
     /// [`ClientError::Restarted`]).
     pub fn incarnation(&self) -> u64 {
-        self.incarnation
-    }
-
-    /// `Ok` while the runtime this client attached to lives; else whether
-    /// it died or was replaced by a new one.
-    fn check_alive(&self) -> Result<(), ClientError> {
-        if incarnation_alive(&self._main) {
-            return Ok(());
-        }
-        let now = open_live_main(&self.identity).ok().flatten().map(|main| header_of(&main).incarnation);
-        match now {
-            Some(new) if new != 0 && new != self.incarnation => {
-                Err(ClientError::Restarted { port: self.port, old: self.incarnation, new })
-            }
-            _ => Err(ClientError::RuntimeDied { port: self.port }),
+        match &self.link {
+            Link::Shm(shm) => shm.incarnation,
+            Link::Tcp(tcp) => tcp.incarnation,
         }
     }
 
-    /// The port of the runtime this client talks to.
+    /// The port of the runtime this client talks to (for a remote client,
+    /// its `networking.client_port`).
     pub fn port(&self) -> u16 {
-        self.port
+        match &self.link {
+            Link::Shm(shm) => shm.port,
+            Link::Tcp(tcp) => tcp.port,
+        }
+    }
+
+    /// The address of the remote runtime, for a client connected over TCP.
+    pub fn remote_addr(&self) -> Option<&str> {
+        match &self.link {
+            Link::Shm(_) => None,
+            Link::Tcp(tcp) => Some(&tcp.addr),
+        }
+    }
+
+    /// The shared-memory link, or the error naming `what` needs it.
+    fn shm(&self, what: &'static str) -> Result<&ShmLink, ClientError> {
+        match &self.link {
+            Link::Shm(shm) => Ok(shm),
+            Link::Tcp(_) => Err(ClientError::NeedsSharedMemory(what)),
+        }
     }
 
     /// Submits a task; wait on the returned handle for its output.
     pub fn submit(&self, task: &TaskSpec<'_>) -> Result<PendingTask<'_>, ClientError> {
-        let (index, lane) = self.enqueue(task, false)?;
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        Ok(PendingTask { client: self, index, lane, done: false })
+        let ticket = match &self.link {
+            Link::Shm(shm) => {
+                let (index, lane) = shm.enqueue(task, false)?;
+                shm.in_flight.fetch_add(1, Ordering::Relaxed);
+                Ticket::Shm { index, lane }
+            }
+            Link::Tcp(tcp) => Ticket::Tcp { id: tcp.submit(task, true)?, landing: None },
+        };
+        Ok(PendingTask { client: self, ticket, done: false })
+    }
+
+    /// Submits a read whose output (bytes, encoded) lands in `landing` when
+    /// waited for, the wait then giving the byte count (encoded `u64`):
+    /// how a remote client's bdev reads fill a buffer.
+    pub(crate) fn submit_landing(
+        &self,
+        task: &TaskSpec<'_>,
+        landing: Landing,
+    ) -> Result<PendingTask<'_>, ClientError> {
+        let mut pending = self.submit(task)?;
+        if let Ticket::Tcp { landing: slot, .. } = &mut pending.ticket {
+            *slot = Some(landing);
+        }
+        Ok(pending)
+    }
+
+    /// Whether this client reaches its runtime over TCP.
+    pub(crate) fn is_remote(&self) -> bool {
+        matches!(self.link, Link::Tcp(_))
     }
 
     /// Submits a task nobody waits for; the runtime frees it when done.
     pub fn fire_and_forget(&self, task: &TaskSpec<'_>) -> Result<(), ClientError> {
-        self.enqueue(task, true).map(drop)
+        match &self.link {
+            Link::Shm(shm) => shm.enqueue(task, true).map(drop),
+            Link::Tcp(tcp) => tcp.submit(task, false).map(drop),
+        }
     }
 
     /// Bounds every [`Client::call`] (and the typed calls built on it:
@@ -326,224 +363,69 @@ impl Client {
     pub fn admin(&self) -> AdminClient<'_> {
         AdminClient::new(self)
     }
+}
 
-    fn enqueue(&self, task: &TaskSpec<'_>, abandoned: bool) -> Result<(u32, u32), ClientError> {
-        // An input too large for the slot goes in a client_data buffer the
-        // runtime frees once the task has run (see `ipc::spill`).
-        let spilled = if task.input.len() > Slot::PAYLOAD {
-            let bulk = self.heaps.client.alloc(task.input.len() as u64, self.pid)?;
-            let ptr = self.heaps.client.resolve(&bulk)?;
-            // SAFETY: a block just allocated to this process, input-sized.
-            unsafe { std::ptr::copy_nonoverlapping(task.input.as_ptr(), ptr, task.input.len()) };
-            Some(bulk)
-        } else {
-            None
-        };
-        let result = self.enqueue_inline(task, abandoned, spilled);
-        if result.is_err()
-            && let Some(bulk) = spilled
-        {
-            let _ = self.heaps.client.free(&bulk, Some(self.pid));
+/// Where a remote read's bytes go: a buffer the caller lends until the
+/// task is waited for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Landing {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the buffer is lent to the pending task, which alone writes it,
+// from whichever thread waits.
+unsafe impl Send for Landing {}
+// SAFETY: as above; `&Landing` gives nothing to read or write.
+unsafe impl Sync for Landing {}
+
+impl Landing {
+    /// `len` bytes at `ptr`, which stay valid and untouched by anyone else
+    /// until the task they are lent to is waited for or dropped.
+    pub(crate) fn new(ptr: *mut u8, len: usize) -> Landing {
+        Landing { ptr, len }
+    }
+
+    /// The bytes lent.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The `len` bytes from `at` of this landing.
+    pub(crate) fn part(&self, at: usize, len: usize) -> Landing {
+        debug_assert!(at + len <= self.len);
+        // SAFETY: inside the lent buffer (checked by the callers' loops).
+        Landing { ptr: unsafe { self.ptr.add(at) }, len }
+    }
+
+    /// Copies a read's output (encoded bytes) in; the encoded byte count.
+    fn land(self, output: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let bytes: Vec<u8> = chimod_sdk::codec::decode(output)?;
+        if bytes.len() > self.len {
+            return Err(ClientError::Failed(format!(
+                "the runtime returned {} bytes for a read of {}",
+                bytes.len(),
+                self.len
+            )));
         }
-        result
+        // SAFETY: `new`'s contract: `len` bytes, lent to this task.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr, bytes.len()) };
+        Ok(chimod_sdk::codec::encode(&(bytes.len() as u64))?)
     }
+}
 
-    fn enqueue_inline(
-        &self,
-        task: &TaskSpec<'_>,
-        abandoned: bool,
-        spilled: Option<chimod_sdk::bulk::Bulk>,
-    ) -> Result<(u32, u32), ClientError> {
-        // The clock is read only once there is something to wait for.
-        let mut started = None;
-        let lane_index = choose_lane(&self.queue, task.est_cpu >= SLOW_TASK_THRESHOLD);
-        let mut backoff = Backoff::default();
-        // Admin tasks (status, stop, pool changes) have slots and lane
-        // cells of their own, so they get through a queue others filled.
-        let admin = task.pool == PoolId::ADMIN;
-        let index = loop {
-            self.check_serving()?;
-            let held = self.in_flight.load(Ordering::Relaxed);
-            let share = if admin || held < self.quick_share() { None } else { Some(self.queue.fair_share()) };
-            if share.is_none_or(|share| held < share)
-                && let Some(index) = self.queue.pop_free(admin)
-            {
-                break index;
-            }
-            self.wait_for_room(&mut backoff, &mut started, task, lane_index).map_err(|e| {
-                match (e, share) {
-                    // Over a share smaller than every slot: others are attached.
-                    (ClientError::QueueFull { waited, .. }, Some(share))
-                        if held >= share
-                            && share < self.queue.layout().num_slots - self.queue.layout().admin_reserve =>
-                    {
-                        ClientError::OverShare { held, share, waited }
-                    }
-                    (ClientError::QueueFull { waited, .. }, _) => {
-                        ClientError::NoFreeSlot { slots: self.queue.layout().num_slots, waited }
-                    }
-                    (other, _) => other,
-                }
-            })?;
-        };
-        let slot = self.queue.slot(index);
-        let h = slot.header;
-        h.owner_pid.store(self.pid, Ordering::Relaxed);
-        h.state.store(state::CLAIMED, Ordering::Release);
-        h.pool_major.store(task.pool.major, Ordering::Relaxed);
-        h.pool_minor.store(task.pool.minor, Ordering::Relaxed);
-        h.method.store(task.method, Ordering::Relaxed);
-        h.waiters.store(0, Ordering::Relaxed);
-        let (kind, a, b) = task.route.encode();
-        h.route.store(kind, Ordering::Relaxed);
-        h.route_args[0].store(a, Ordering::Relaxed);
-        h.route_args[1].store(b, Ordering::Relaxed);
-        match spilled {
-            Some(bulk) => {
-                let descriptor = spill::encode(bulk.offset, bulk.len);
-                h.flags.store(spill::INPUT, Ordering::Relaxed);
-                h.input_len.store(descriptor.len() as u32, Ordering::Relaxed);
-                slot.write_payload(&descriptor);
-            }
-            None => {
-                h.flags.store(0, Ordering::Relaxed);
-                h.input_len.store(task.input.len() as u32, Ordering::Relaxed);
-                slot.write_payload(task.input);
-            }
-        }
-        h.state.store(if abandoned { state::ABANDONED } else { state::SUBMITTED }, Ordering::Relaxed);
-        let lane = self.queue.lane(lane_index);
-        let layout = self.queue.layout();
-        let depth = if admin { layout.lane_capacity } else { layout.queue_depth };
-        while lane.push(layout.lane_capacity, depth, index).is_err() {
-            if let Err(e) = self
-                .check_serving()
-                .and_then(|()| self.wait_for_room(&mut backoff, &mut started, task, lane_index))
-            {
-                self.queue.release(index);
-                return Err(e);
-            }
-        }
-        lane.client_side().stamp();
-        lane.ring();
-        Ok((index, lane_index))
-    }
-
-    /// Below this many tasks in flight no client can be over its share
-    /// (every share is at least the general slots over the table's size),
-    /// so the table need not be read.
-    fn quick_share(&self) -> u32 {
-        let l = self.queue.layout();
-        ((l.num_slots - l.admin_reserve) / chimaera_protocol::ipc::MAX_CLIENTS as u32).max(1)
-    }
-
-    /// Copies out an output that spilled into `runtime_data`, and frees it.
-    fn take_spilled_output(&self, payload: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let (offset, len) = spill::decode(payload)
-            .ok_or_else(|| ClientError::Failed("malformed spilled output descriptor".to_owned()))?;
-        let taken =
-            self.bulk_take(chimod_sdk::bulk::Bulk { segment: BulkSegment::RuntimeData, offset, len })?;
-        Ok(taken.to_vec())
-    }
-
-    fn check_serving(&self) -> Result<(), ClientError> {
-        match self.queue.header().state() {
-            RuntimeState::Ready => Ok(()),
-            RuntimeState::Stopping => Err(ClientError::Stopping),
-            RuntimeState::Starting => Err(ClientError::NotReady { port: self.port, waited: Duration::ZERO }),
-        }
-    }
-
-    /// Backpressure: waits a little for the runtime to make room, or fails
-    /// once the submit timeout has passed or the runtime is gone.
-    fn wait_for_room(
-        &self,
-        backoff: &mut Backoff,
-        started: &mut Option<Instant>,
-        task: &TaskSpec<'_>,
+/// What a pending task is, on its client's link.
+#[derive(Debug)]
+enum Ticket {
+    Shm {
+        index: u32,
+        /// The lane it was queued in.
         lane: u32,
-    ) -> Result<(), ClientError> {
-        let started = *started.get_or_insert_with(Instant::now);
-        if started.elapsed() >= task.submit_timeout {
-            return Err(ClientError::QueueFull {
-                lane,
-                depth: self.queue.layout().queue_depth,
-                waited: started.elapsed(),
-            });
-        }
-        if backoff.step() {
-            self.check_alive()?;
-        }
-        Ok(())
-    }
-}
-
-/// The `main` segment of `identity` if a live runtime made it: `None`
-/// when there is none, or only what a dead runtime left.
-fn open_live_main(identity: &ShmIdentity) -> Result<Option<Segment>, ClientError> {
-    match Segment::open(&identity.segment_name(SEGMENTS[0]), identity.uid()) {
-        // Published whole (renamed into place once sized): a segment too
-        // small for its header is a foreign file, refused by `attach`.
-        Ok(main) if incarnation_alive(&main) && main.len() >= size_of::<chimaera_protocol::ipc::Header>() => {
-            Ok(Some(main))
-        }
-        Ok(main) if incarnation_alive(&main) => {
-            Err(ClientError::Layout(chimaera_protocol::ipc::LayoutError::Foreign(format!(
-                "{} bytes is smaller than its header",
-                main.len()
-            ))))
-        }
-        Ok(_) => Ok(None),
-        Err(ShmError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(shm_error(identity)(e)),
-    }
-}
-
-/// The header at the start of a `main` segment.
-fn header_of(main: &Segment) -> &chimaera_protocol::ipc::Header {
-    // SAFETY: the caller checked the segment holds a header; its fields a
-    // client reads before `Ready` (`state`) are atomics, and the rest are
-    // written before `Ready` is published.
-    unsafe { &*main.as_ptr().cast::<chimaera_protocol::ipc::Header>() }
-}
-
-/// A segment that cannot be opened, as a client error.
-fn shm_error(identity: &ShmIdentity) -> impl Fn(ShmError) -> ClientError + '_ {
-    move |e| match e {
-        ShmError::Io { name, source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-            ClientError::Permission { segment: name, uid: rustix::process::getuid().as_raw() }
-        }
-        ShmError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            ClientError::NoRuntime { identity: identity.to_string(), port: identity.port() }
-        }
-        other => ClientError::Shm(other.to_string()),
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        if let Some(entry) = self.entry {
-            self.queue.unregister_client(entry, self.pid);
-        }
-    }
-}
-
-/// Spins, then yields, then sleeps; says when a liveness check is due.
-#[derive(Debug, Default)]
-struct Backoff {
-    rounds: u32,
-}
-
-impl Backoff {
-    fn step(&mut self) -> bool {
-        self.rounds += 1;
-        match self.rounds {
-            0..=64 => std::hint::spin_loop(),
-            65..=128 => std::thread::yield_now(),
-            _ => std::thread::sleep(Duration::from_micros(200)),
-        }
-        self.rounds.is_multiple_of(64)
-    }
+    },
+    Tcp {
+        id: u64,
+        landing: Option<Landing>,
+    },
 }
 
 /// A submitted task. Wait on it for the output; dropping it unwaited
@@ -551,9 +433,7 @@ impl Backoff {
 #[derive(Debug)]
 pub struct PendingTask<'c> {
     client: &'c Client,
-    index: u32,
-    /// The lane it was queued in.
-    lane: u32,
+    ticket: Ticket,
     done: bool,
 }
 
@@ -562,7 +442,12 @@ impl PendingTask<'_> {
     /// that keep many tasks in flight and collect whichever is done.
     pub fn is_done(&self) -> bool {
         // Once its output is taken the slot is free again: still done.
-        self.done || self.client.queue.slot(self.index).header.state.load(Ordering::Acquire) == state::DONE
+        self.done
+            || match (&self.client.link, &self.ticket) {
+                (Link::Shm(shm), Ticket::Shm { index, .. }) => shm.is_done(*index),
+                (Link::Tcp(tcp), Ticket::Tcp { id, .. }) => tcp.is_done(*id),
+                _ => false,
+            }
     }
 
     /// Waits for the output (for at most `timeout`, if given). A task
@@ -579,100 +464,44 @@ impl PendingTask<'_> {
         if self.done {
             return Err(ClientError::Taken);
         }
-        let slot = self.client.queue.slot(self.index);
-        let h = slot.header;
-        let worker = self.client.queue.lane(self.lane).client_side();
-        // A worker that waits for this very CPU cannot answer until we
-        // yield it: no quick checks then.
-        let quick = if worker.waits_for_my_cpu() { 0 } else { QUICK_CHECKS };
-        for _ in 0..quick {
-            if h.state.load(Ordering::Acquire) == state::DONE {
-                return self.finish();
-            }
-            std::hint::spin_loop();
-        }
-        let started = Instant::now();
-        let mut last_check = started;
-        let mut spinner = Spinner::new(self.client.in_flight.load(Ordering::Relaxed) <= 1);
-        let spin = spinner.budget(SPIN);
-        loop {
-            if h.state.load(Ordering::Acquire) == state::DONE {
-                break;
-            }
-            let elapsed = started.elapsed();
-            if let Some(limit) = timeout
-                && elapsed >= limit
-            {
-                return Err(ClientError::Timeout(limit));
-            }
-            if elapsed < spin {
-                spinner.pause(elapsed, worker);
-                continue;
-            }
-            h.waiters.store(1, Ordering::SeqCst);
-            if h.state.load(Ordering::SeqCst) != state::DONE {
-                let mut nap = LIVENESS_PERIOD;
-                if let Some(limit) = timeout {
-                    nap = nap.min(limit.saturating_sub(elapsed));
-                }
-                futex_wait(&h.state, state::SUBMITTED, nap);
-            }
-            h.waiters.store(0, Ordering::Relaxed);
-            if last_check.elapsed() >= LIVENESS_PERIOD && h.state.load(Ordering::Acquire) != state::DONE {
-                last_check = Instant::now();
-                if let Err(gone) = self.client.check_alive() {
-                    // The slot belongs to a dead runtime's memory: leave it.
+        match (&self.client.link, &self.ticket) {
+            (Link::Shm(shm), Ticket::Shm { index, lane }) => {
+                let mut gone = false;
+                let waited = shm.wait(*index, *lane, timeout, &mut gone);
+                if gone {
                     self.done = true;
-                    return Err(gone);
+                }
+                waited?;
+                self.done = true;
+                shm.finish(*index)
+            }
+            (Link::Tcp(tcp), Ticket::Tcp { id, landing }) => {
+                let output = tcp.wait(*id, timeout);
+                if matches!(output, Err(ClientError::Timeout(_))) {
+                    return output;
+                }
+                self.done = true;
+                match landing {
+                    Some(landing) => landing.land(&output?),
+                    None => output,
                 }
             }
-        }
-        self.finish()
-    }
-
-    /// Takes the output of a slot that is `DONE` and frees the slot.
-    fn finish(&mut self) -> Result<Vec<u8>, ClientError> {
-        let slot = self.client.queue.slot(self.index);
-        let h = slot.header;
-        let status = TaskStatus::from_code(h.status.load(Ordering::Relaxed));
-        let payload = slot.payload(h.output_len.load(Ordering::Relaxed));
-        let output = if h.flags.load(Ordering::Relaxed) & spill::OUTPUT != 0 {
-            self.client.take_spilled_output(payload)
-        } else {
-            Ok(payload.to_vec())
-        };
-        self.client.queue.release(self.index);
-        self.done = true;
-        let output = output?;
-        let text = || String::from_utf8_lossy(&output).into_owned();
-        match status {
-            TaskStatus::Ok => Ok(output),
-            TaskStatus::NoPool => Err(ClientError::PoolNotFound(text())),
-            TaskStatus::Stopping => Err(ClientError::Stopping),
-            TaskStatus::Panicked => Err(ClientError::Panicked(text())),
-            TaskStatus::Error | TaskStatus::BadTask => Err(ClientError::Failed(text())),
+            _ => unreachable!("a ticket is made by its client's own link"),
         }
     }
 }
 
 impl Drop for PendingTask<'_> {
     fn drop(&mut self) {
-        self.client.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if self.done {
-            return;
-        }
-        let slot = self.client.queue.slot(self.index);
-        let h = slot.header;
-        // Either we abandon it before the worker completes it (the worker
-        // frees it), or it is already done and we free it here.
-        if h.state
-            .compare_exchange(state::SUBMITTED, state::ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            if h.flags.load(Ordering::Relaxed) & spill::OUTPUT != 0 {
-                let _ = self.client.take_spilled_output(slot.payload(h.output_len.load(Ordering::Relaxed)));
+        match (&self.client.link, &self.ticket) {
+            (Link::Shm(shm), Ticket::Shm { index, .. }) => {
+                shm.in_flight.fetch_sub(1, Ordering::Relaxed);
+                if !self.done {
+                    shm.abandon(*index);
+                }
             }
-            self.client.queue.release(self.index);
+            (Link::Tcp(tcp), Ticket::Tcp { id, .. }) if !self.done => tcp.forget(*id),
+            _ => {}
         }
     }
 }

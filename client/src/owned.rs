@@ -92,6 +92,11 @@ impl OwnedBulk {
         self.0.value.bulk()
     }
 
+    /// The buffer inside.
+    pub(crate) fn buffer(&self) -> &BulkBuf<'static> {
+        &self.0.value
+    }
+
     /// The block's bytes.
     pub fn as_slice(&self) -> &[u8] {
         &self.0.value

@@ -42,6 +42,8 @@ pub(super) struct FileNetworking {
     pub neighborhood_size: Option<u32>,
     pub hostfile: Option<String>,
     pub cluster_key_file: Option<String>,
+    pub client_port: Option<u32>,
+    pub client_address: Option<String>,
     pub wait_for_restart: Option<Seconds>,
     pub wait_for_restart_poll_period: Option<Seconds>,
 }

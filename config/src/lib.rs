@@ -17,6 +17,7 @@
 
 #[cfg(feature = "yaml")]
 mod bounds;
+mod cluster_key;
 mod compose;
 mod enums;
 mod error;
@@ -33,6 +34,7 @@ mod small_file;
 mod source;
 mod summary;
 
+pub use cluster_key::{CLUSTER_KEY_ENV, MIN_CLUSTER_KEY, read_cluster_key};
 pub use compose::{COMMON_KEYS, ComposeEntry};
 pub use enums::{LaneMapPolicy, LogLevel};
 pub use error::ConfigError;

@@ -100,6 +100,11 @@ pub struct NetworkingConfig {
     /// A secret shared by the cluster's nodes: every frame carries an
     /// HMAC-SHA256 under it, and frames without a valid one are dropped.
     pub cluster_key_file: Option<PathBuf>,
+    /// The TCP port remote clients (`CHI_SERVER_ADDR`) connect to; `None`
+    /// (the key's 0, the default) takes no remote clients.
+    pub client_port: Option<u16>,
+    /// The address the remote-client port is bound to.
+    pub client_address: std::net::IpAddr,
     /// How long a send keeps retrying a node that is not up yet.
     pub wait_for_restart: Duration,
     /// Pause between those retries (fractions of a second allowed).
@@ -113,6 +118,8 @@ impl Default for NetworkingConfig {
             neighborhood_size: 32,
             hostfile: None,
             cluster_key_file: None,
+            client_port: None,
+            client_address: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             wait_for_restart: Duration::from_secs(30),
             wait_for_restart_poll_period: Duration::from_secs(1),
         }

@@ -264,8 +264,28 @@ impl Merge<'_> {
             bounds::WAIT_FOR_RESTART,
             DurationUnit::Seconds,
         )?;
+        let client_port = match n.client_port {
+            None | Some(0) => None,
+            Some(p) => Some(u16::try_from(p).ok().filter(|p| *p != port).ok_or_else(|| {
+                self.invalid(
+                    "networking.client_port",
+                    format!("must be 0 (no remote clients) or a port from 1 to 65535 other than networking.port {port} (got `{p}`)"),
+                )
+            })?),
+        };
+        let client_address = match n.client_address.as_deref().map(str::trim) {
+            None | Some("") => d.client_address,
+            Some(text) => text.parse().map_err(|_| {
+                self.invalid(
+                    "networking.client_address",
+                    format!("must be an IP address such as 0.0.0.0 or 10.0.0.5 (got `{text}`)"),
+                )
+            })?,
+        };
         Ok(NetworkingConfig {
             port,
+            client_port,
+            client_address,
             neighborhood_size: self.within(
                 "networking.neighborhood_size",
                 n.neighborhood_size.unwrap_or(d.neighborhood_size),

@@ -238,3 +238,21 @@ fn a_repeated_key_names_itself_and_where_in_plain_words() {
     assert!(text.contains("the key `port` appears again in this section (line 3, column 3)"), "{text}");
     assert!(!text.contains("DuplicateKeyPolicy"), "{text}");
 }
+
+#[test]
+fn the_remote_client_port_and_address() {
+    assert_names("networking:\n  client_port: 70000\n", "networking.client_port", "70000");
+    assert_names("networking:\n  port: 6000\n  client_port: 6000\n", "networking.client_port", "6000");
+    assert_names("networking:\n  client_address: somewhere\n", "networking.client_address", "somewhere");
+    let off = parse_config("networking:\n  client_port: 0\n", FILE).unwrap().config;
+    assert_eq!(off.networking.client_port, None, "0 takes no remote clients");
+    let on =
+        parse_config("networking:\n  client_port: 6001\n  client_address: 10.0.0.5\n", FILE).unwrap().config;
+    assert_eq!(on.networking.client_port, Some(6001));
+    assert_eq!(on.networking.client_address.to_string(), "10.0.0.5");
+    let default = parse_config("", FILE).unwrap().config;
+    assert_eq!(
+        (default.networking.client_port, default.networking.client_address.to_string()),
+        (None, "0.0.0.0".into())
+    );
+}

@@ -8,7 +8,7 @@ use chimaera_client::config::ComposeEntry;
 use chimaera_client::{Client as RustClient, TaskSpec};
 use chimod_sdk::admin::CreateOutcome;
 use chimod_sdk::{PoolId, PoolQuery};
-use pyo3::exceptions::{PyNotImplementedError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -29,36 +29,46 @@ pub(crate) struct Client {
 
 #[pymethods]
 impl Client {
-    /// Attaches to a runtime: on `port`, or the one the configuration file
-    /// `config` names, else the one `CHI_SERVER_CONF`/`WRP_RUNTIME_CONF`
+    /// Attaches to a runtime: over TCP to `remote` (`"host:port"`, its
+    /// `networking.client_port`; else `CHI_SERVER_ADDR`), with the cluster
+    /// key in `key_file` (else `CHI_CLUSTER_KEY_FILE`, else the config's);
+    /// or through shared memory on `port`, or to the one the configuration
+    /// file `config` names, else the one `CHI_SERVER_CONF`/`WRP_RUNTIME_CONF`
     /// names, else the default port 5555.
     #[new]
-    #[pyo3(signature = (config=None, port=None, remote=None))]
+    #[pyo3(signature = (config=None, port=None, remote=None, key_file=None))]
     fn new(
         py: Python<'_>,
         config: Option<PathBuf>,
         port: Option<u16>,
         remote: Option<String>,
+        key_file: Option<PathBuf>,
     ) -> PyResult<Client> {
-        if let Some(remote) = remote {
-            return Err(PyNotImplementedError::new_err(format!(
-                "remote clients (remote={remote:?}) are not in this build yet; attach on the runtime's node"
-            )));
+        if port.is_some() && (config.is_some() || remote.is_some()) {
+            return Err(PyValueError::new_err("give port alone: it names this node's runtime"));
         }
-        if config.is_some() && port.is_some() {
-            return Err(PyValueError::new_err("give config or port, not both"));
+        if key_file.is_some() && remote.is_none() {
+            return Err(PyValueError::new_err("key_file is for a remote client: give remote as well"));
         }
-        let client = py.detach(|| match port {
-            Some(port) => RustClient::attach_port(port, READY_TIMEOUT),
-            None => RustClient::attach_from_env(config.as_deref()),
+        let client = py.detach(|| match (port, remote, key_file) {
+            (Some(port), ..) => RustClient::attach_port(port, READY_TIMEOUT),
+            (None, Some(remote), Some(key)) => RustClient::connect_with_key_file(remote.trim(), Some(&key)),
+            (None, Some(remote), None) => RustClient::connect_from_env(remote.trim(), config.as_deref()),
+            (None, None, _) => RustClient::attach_from_env(config.as_deref()),
         });
         Ok(Client { inner: Arc::new(client.or_raise()?) })
     }
 
-    /// The runtime's port.
+    /// The runtime's port (for a remote client, its `networking.client_port`).
     #[getter]
     fn port(&self) -> u16 {
         self.inner.port()
+    }
+
+    /// The runtime's `host:port` for a client connected over TCP, else None.
+    #[getter]
+    fn remote(&self) -> Option<String> {
+        self.inner.remote_addr().map(str::to_owned)
     }
 
     /// Bounds every later call (`call`, pools, stats, bdev I/O) to

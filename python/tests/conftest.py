@@ -42,14 +42,13 @@ def free_port() -> int:
 class Runtime:
     """One runtime process. `start()` returns once it printed its ready line."""
 
-    def __init__(self, extra_yaml: str = "", port: int | None = None):
+    def __init__(self, extra_yaml: str = "", port: int | None = None, networking: str = ""):
         self.dir = tempfile.TemporaryDirectory(prefix="chi-py-")
         self.port = port or free_port()
         self.config = Path(self.dir.name) / "chimaera.yaml"
         self.config.write_text(
             "networking:\n"
-            f"  port: {self.port}\n"
-            "logging:\n"
+            f"  port: {self.port}\n" + networking + "logging:\n"
             f"  file: {self.dir.name}/runtime.log\n" + extra_yaml
         )
         self.proc: subprocess.Popen | None = None
@@ -140,8 +139,8 @@ def make_runtime():
     """Makes runtimes the test starts itself (several, or on a given port)."""
     made: list[Runtime] = []
 
-    def make(extra_yaml: str = "", port: int | None = None) -> Runtime:
-        rt = Runtime(extra_yaml, port)
+    def make(extra_yaml: str = "", port: int | None = None, networking: str = "") -> Runtime:
+        rt = Runtime(extra_yaml, port, networking)
         made.append(rt)
         return rt
 

@@ -172,10 +172,12 @@ def test_every_exception_names_what_went_wrong(runtime, make_runtime, tmp_path):
         chimaera.Client(port=unused)
     with pytest.raises(chimaera.ConfigError, match="cannot be read"):
         chimaera.Client(config=str(tmp_path / "missing.yaml"))
-    with pytest.raises(ValueError, match="config or port"):
+    with pytest.raises(ValueError, match="give port alone"):
         chimaera.Client(config="x.yaml", port=1)
-    with pytest.raises(NotImplementedError, match="remote clients"):
-        chimaera.Client(remote="127.0.0.2:5555")
+    with pytest.raises(ValueError, match="key_file is for a remote client"):
+        chimaera.Client(key_file="k")
+    with pytest.raises(chimaera.NoRuntime, match=f"cannot reach a Chimaera runtime at 127.0.0.2:{unused}"):
+        chimaera.Client(remote=f"127.0.0.2:{unused}")
 
     client = chimaera.Client(port=runtime.port)
     with pytest.raises(chimaera.PoolNotFound, match="999.9"):
@@ -206,3 +208,55 @@ def test_a_client_of_a_restarted_runtime_gets_an_error_not_a_hang(make_runtime):
     with pytest.raises(chimaera.RuntimeGone, match=f"runtime for port {first.port} (restarted|died)"):
         client.ping()
     chimaera.Client(port=first.port).ping()
+
+
+def test_a_remote_client_over_tcp_with_the_cluster_key(make_runtime, tmp_path, monkeypatch):
+    key, wrong = tmp_path / "cluster.key", tmp_path / "wrong.key"
+    key.write_bytes(b"the cluster's own secret key, 32b")
+    wrong.write_bytes(b"a key of some other cluster, 32b")
+    client_port = make_runtime().port  # a free port, never started
+    rt = make_runtime(
+        "memory:\n  client_data_segment_size: 16M\n",
+        networking=f"  client_port: {client_port}\n  client_address: 127.0.0.2\n  cluster_key_file: {key}\n",
+    ).start()
+    addr = f"127.0.0.2:{client_port}"
+    monkeypatch.delenv("CHI_CLUSTER_KEY_FILE", raising=False)
+    monkeypatch.delenv("CHI_SERVER_CONF", raising=False)
+
+    client = chimaera.Client(remote=addr, key_file=str(key))
+    assert client.remote == addr and client.port == client_port
+    client.ping()
+    ram_bdev(client, capacity="32MB")
+    data = np.arange(3 << 20, dtype=np.uint16)  # 6 MiB: several pieces
+    dev = client.bdev(BDEV)
+    assert dev.write(4096, data) == data.nbytes
+    back = np.empty_like(data)
+    dev.read(4096, out=back)
+    assert np.array_equal(back, data)
+    assert dev.read(4096, 8) == data.tobytes()[:8]
+
+    async def many():
+        return await asyncio.gather(*(client.submit(ADMIN_POOL, PING) for _ in range(200)))
+
+    assert asyncio.run(many()) == [b""] * 200
+    assert client.stats()["remote_clients"]["connected"] == 1
+
+    # The key from the environment, or from the configuration file.
+    monkeypatch.setenv("CHI_CLUSTER_KEY_FILE", str(key))
+    chimaera.Client(remote=addr).ping()
+    monkeypatch.delenv("CHI_CLUSTER_KEY_FILE")
+    chimaera.Client(remote=addr, config=str(rt.config)).ping()
+    monkeypatch.setenv("CHI_SERVER_ADDR", addr)
+    monkeypatch.setenv("CHI_CLUSTER_KEY_FILE", str(key))
+    assert chimaera.Client().remote == addr
+    monkeypatch.delenv("CHI_SERVER_ADDR")
+    monkeypatch.delenv("CHI_CLUSTER_KEY_FILE")
+
+    with pytest.raises(chimaera.PermissionDenied, match="requires the cluster key"):
+        chimaera.Client(remote=addr)
+    with pytest.raises(chimaera.PermissionDenied, match="cluster key is not this runtime's"):
+        chimaera.Client(remote=addr, key_file=str(wrong))
+
+    rt.stop()
+    with pytest.raises((chimaera.RuntimeGone, chimaera.Stopping)):
+        client.ping()

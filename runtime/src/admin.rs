@@ -219,6 +219,7 @@ fn stats(node: &Node) -> RuntimeStats {
         runtime_data: node.bulk.get().map(|b| bulk_stats(&b.runtime)).unwrap_or_default(),
         nodes: node_stats(node),
         frames_dropped: node.network.get().map_or(0, |n| n.frames_dropped()),
+        remote_clients: node.remote_clients.get().map(|c| c.snapshot()).unwrap_or_default(),
         periodic: node
             .periodic
             .list()

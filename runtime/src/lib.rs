@@ -7,6 +7,7 @@
 //!   defaulted and validated.
 //! - [`cluster`]: the hostfile and which node this runtime is.
 //! - [`net`]: frames and the ZeroMQ transport between nodes.
+//! - [`remote`]: the TCP endpoint of clients on other hosts (`networking.client_port`).
 //! - [`logging`]: `tracing` to stderr and `logging.file`.
 //! - [`shm`], [`ipc`], [`bulk`] (the `chimaera-protocol` crate): the three
 //!   POSIX shared memory segments, the task queue and the bulk heaps, which
@@ -28,6 +29,7 @@ pub mod net;
 pub mod node;
 pub mod pool;
 pub mod reaper;
+pub mod remote;
 pub mod server;
 pub mod stop;
 pub mod task;

@@ -113,6 +113,8 @@ pub struct Node {
     pub heartbeats: AtomicU64,
     /// The way to other nodes, in cluster mode.
     pub network: OnceLock<Arc<crate::net::NetHandle>>,
+    /// The remote-client endpoint's figures, when it runs.
+    pub remote_clients: OnceLock<Arc<crate::remote::Counters>>,
 }
 
 impl Node {
@@ -136,6 +138,7 @@ impl Node {
             periodic: PeriodicTasks::default(),
             heartbeats: AtomicU64::new(0),
             network: OnceLock::new(),
+            remote_clients: OnceLock::new(),
         })
     }
 

@@ -26,6 +26,7 @@ use crate::module::ModuleSearchPath;
 use crate::net::{NetConfig, Network, Sealer};
 use crate::node::Node;
 use crate::reaper::Reapers;
+use crate::remote::RemoteClients;
 use crate::shm::{SegmentSet, ShmError, ShmIdentity, all_names};
 use crate::stop::{STOP_GRACE, StopDeadline, StopReason, StopSignal};
 use crate::worker::Workers;
@@ -89,6 +90,7 @@ pub struct Runtime {
     // they use.
     workers: Option<Workers>,
     network: Option<Network>,
+    remote: Option<RemoteClients>,
     reapers: Option<Reapers>,
     node: Arc<Node>,
     queue: Queue,
@@ -191,9 +193,23 @@ impl Runtime {
                 return Err(e);
             }
         };
+        let remote = match start_remote_clients(&node, &config) {
+            Ok(remote) => remote,
+            Err(e) => {
+                if let Some(network) = network {
+                    network.stop();
+                }
+                workers.stop(&node, &queue);
+                node.pools.destroy_all();
+                return Err(e);
+            }
+        };
         let reapers = match Reapers::start(&node, queue, config.workers.process_reaper_threads) {
             Ok(reapers) => reapers,
             Err(source) => {
+                if let Some(remote) = remote {
+                    remote.finish();
+                }
                 if let Some(network) = network {
                     network.stop();
                 }
@@ -207,6 +223,7 @@ impl Runtime {
             config,
             workers: Some(workers),
             network,
+            remote,
             reapers: Some(reapers),
             node,
             queue,
@@ -272,11 +289,18 @@ impl Runtime {
 
     fn shutdown(&mut self) {
         self.queue.header().set_state(RuntimeState::Stopping);
+        if let Some(remote) = &mut self.remote {
+            remote.stop_reading();
+        }
         if let Some(network) = self.network.take() {
             network.stop();
         }
         if let Some(workers) = self.workers.take() {
             workers.stop(&self.node, &self.queue);
+        }
+        // After the workers: the tasks they failed or finished are replied to.
+        if let Some(remote) = self.remote.take() {
+            remote.finish();
         }
         if let Some(reapers) = self.reapers.take() {
             reapers.join();
@@ -307,6 +331,25 @@ fn init_bulk_heaps(segments: &SegmentSet) -> Result<BulkHeaps, StartError> {
         client: heap(client, BulkSegment::ClientData)?,
         runtime: heap(runtime, BulkSegment::RuntimeData)?,
     })
+}
+
+/// Starts the remote-client endpoint when `networking.client_port` is set.
+fn start_remote_clients(
+    node: &Arc<Node>,
+    config: &RuntimeConfig,
+) -> Result<Option<RemoteClients>, StartError> {
+    let n = &config.networking;
+    let Some(port) = n.client_port else { return Ok(None) };
+    let key = n
+        .cluster_key_file
+        .as_deref()
+        .map(crate::config::read_cluster_key)
+        .transpose()
+        .map_err(StartError::ConfigFile)?;
+    let address = std::net::SocketAddr::new(n.client_address, port);
+    RemoteClients::start(node, address, key)
+        .map(Some)
+        .map_err(|source| StartError::Os { what: "the remote-client endpoint", source })
 }
 
 /// Starts the network in cluster mode (a hostfile); nothing on a single node.

@@ -41,8 +41,8 @@ use chimod_sdk::{ChiMod, ModError, PoolInfo, host};
 
 use crate::allocator::BlockAllocator;
 use crate::api::{
-    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, READ_AT, READ_INLINE, ReadRequest, STATS,
-    WRITE, WRITE_AT, WRITE_INLINE, WriteInline, WriteRequest,
+    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, READ_AT, READ_AT_INLINE, READ_INLINE,
+    ReadRequest, STATS, WRITE, WRITE_AT, WRITE_AT_INLINE, WRITE_INLINE, WriteRequest,
 };
 use crate::backend::{Backend, FileBackend, RamBackend};
 use crate::latency::OpStats;
@@ -100,10 +100,18 @@ impl ChiMod for Bdev {
             m if m == WRITE.id => WRITE.handle(input, |req| self.write(&req)),
             m if m == READ.id => READ.handle(input, |req| self.read(&req)),
             m if m == STATS.id => STATS.handle(input, |()| Ok(self.typed_stats())),
-            m if m == WRITE_INLINE.id => WRITE_INLINE.handle(input, |req| self.write_inline(&req)),
-            m if m == READ_INLINE.id => {
-                READ_INLINE.handle(input, |(block, offset, len)| self.read_inline(&block, offset, len))
-            }
+            m if m == WRITE_INLINE.id => WRITE_INLINE.handle(input, |req| {
+                let at = self.check_range("write", &req.block, req.offset, req.data.len() as u64)?;
+                self.write_inline(at, &req.data)
+            }),
+            m if m == READ_INLINE.id => READ_INLINE.handle(input, |(block, offset, len)| {
+                self.read_inline(self.check_range("read", &block, offset, len)?, len)
+            }),
+            m if m == WRITE_AT_INLINE.id => WRITE_AT_INLINE.handle(input, |(at, data)| {
+                self.write_inline(self.check_device("write", at, data.len() as u64)?, &data)
+            }),
+            m if m == READ_AT_INLINE.id => READ_AT_INLINE
+                .handle(input, |(at, len)| self.read_inline(self.check_device("read", at, len)?, len)),
             m if m == WRITE_AT.id => WRITE_AT.handle(input, |(at, data)| {
                 let at = self.check_device("write", at, data.len)?;
                 // SAFETY: as in `write`.
@@ -134,6 +142,10 @@ impl ChiMod for Bdev {
         self.flush()
     }
 }
+
+/// The most bytes one read returns in its output: well inside what one
+/// message between nodes, or to a remote client, carries (64 MiB).
+const INLINE_READ_MAX: u64 = 32 << 20;
 
 impl Bdev {
     /// Checks that `len` bytes at `offset` within `block` lie on this device.
@@ -186,19 +198,24 @@ impl Bdev {
         })
     }
 
-    fn write_inline(&self, req: &WriteInline) -> Result<u64, ModError> {
-        let len = req.data.len() as u64;
-        let at = self.check_range("write", &req.block, req.offset, len)?;
+    /// Writes bytes the task carried at device offset `at` (checked by the caller).
+    fn write_inline(&self, at: u64, data: &[u8]) -> Result<u64, ModError> {
+        let len = data.len() as u64;
         let started = Instant::now();
         // SAFETY: the task's own input, alive for this call.
-        unsafe { self.backend.write(req.data.as_ptr(), req.data.len(), at) }
+        unsafe { self.backend.write(data.as_ptr(), data.len(), at) }
             .map_err(|e| self.io_error("write", len, at, e))?;
         self.writes.record(len, started.elapsed());
         Ok(len)
     }
 
-    fn read_inline(&self, block: &Block, offset: u64, len: u64) -> Result<Vec<u8>, ModError> {
-        let at = self.check_range("read", block, offset, len)?;
+    /// Reads `len` bytes at device offset `at` (checked by the caller) into the output.
+    fn read_inline(&self, at: u64, len: u64) -> Result<Vec<u8>, ModError> {
+        if len > INLINE_READ_MAX {
+            return Err(ModError::new(format!(
+                "read: {len} bytes returned in the task's output are over the {INLINE_READ_MAX}-byte limit of one message; read in pieces"
+            )));
+        }
         let mut out = vec![0u8; len as usize];
         let started = Instant::now();
         // SAFETY: `out` is ours, `len` bytes.

@@ -3,12 +3,14 @@
 
 mod admission;
 mod frame;
+mod log_limit;
 mod peers;
 mod pending;
 mod seal;
 mod transport;
 
 pub use frame::{Body, Frame, FrameError, MAX_FRAME};
+pub(crate) use log_limit::LogLimit;
 pub use peers::{PeerState, PeerTable};
 pub use pending::PendingCalls;
 pub use seal::Sealer;

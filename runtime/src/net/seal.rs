@@ -11,8 +11,6 @@ use sha2::Sha256;
 
 /// Bytes of the tag.
 pub const TAG: usize = 32;
-/// The shortest key accepted.
-pub const MIN_KEY: usize = 16;
 
 /// Seals outgoing frames and opens incoming ones.
 #[derive(Clone)]
@@ -32,18 +30,10 @@ impl Sealer {
         Sealer { key: None }
     }
 
-    /// The key in `path` (all its bytes, at least [`MIN_KEY`]).
+    /// The key in `path` (all its bytes, at least
+    /// [`crate::config::MIN_CLUSTER_KEY`]).
     pub fn from_file(path: &Path) -> Result<Sealer, String> {
-        let key = crate::config::read_small_file(path, crate::config::MAX_KEY_FILE)
-            .map_err(|e| format!("networking.cluster_key_file: {}: cannot read it: {e}", path.display()))?;
-        if key.len() < MIN_KEY {
-            return Err(format!(
-                "networking.cluster_key_file: {}: must hold at least {MIN_KEY} bytes (has {}); e.g. head -c 32 /dev/urandom > key",
-                path.display(),
-                key.len()
-            ));
-        }
-        Ok(Sealer { key: Some(key) })
+        crate::config::read_cluster_key(path).map(|key| Sealer { key: Some(key) })
     }
 
     /// Whether frames are authenticated.

@@ -131,3 +131,10 @@ pub const WRITE_AT: Method<(u64, Bulk), u64> = Method::new(FIRST_MODULE_METHOD +
 /// Reads into a client's buffer from a byte offset of the device itself;
 /// returns the bytes read.
 pub const READ_AT: Method<(u64, Bulk), u64> = Method::new(FIRST_MODULE_METHOD + 8);
+/// Writes bytes carried in the task at a byte offset of the device itself:
+/// [`WRITE_AT`] for a remote client, whose buffers the runtime cannot see.
+/// Returns the bytes written.
+pub const WRITE_AT_INLINE: Method<(u64, Vec<u8>), u64> = Method::new(FIRST_MODULE_METHOD + 9);
+/// Reads `len` bytes from a byte offset of the device itself and returns
+/// them in the task's output: [`READ_AT`] for a remote client.
+pub const READ_AT_INLINE: Method<(u64, u64), Vec<u8>> = Method::new(FIRST_MODULE_METHOD + 10);
