@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chimaera_bdev_api::{
     ALLOCATE, BdevStats, Block, FREE, READ, READ_AT, READ_AT_INLINE, READ_INLINE, ReadRequest, STATS, WRITE,
-    WRITE_AT, WRITE_AT_INLINE, WRITE_INLINE, WriteInline, WriteRequest,
+    WRITE_AT, WRITE_AT_INLINE, WRITE_INLINE, WriteInline, WriteInlineRef, WriteRequest,
 };
 use chimod_sdk::PoolId;
 use chimod_sdk::bulk::Bulk;
@@ -74,8 +74,8 @@ impl<'c> BdevClient<'c> {
         data: &'b impl BulkRef,
     ) -> Result<TypedPending<'b, u64>, ClientError> {
         if self.client.is_remote() {
-            let request = WriteInline { block, offset, data: bytes_of(data).to_vec() };
-            return self.client.submit_method(self.pool, WRITE_INLINE, &request, IO_ESTIMATE);
+            let input = chimod_sdk::codec::encode(&WriteInlineRef { block, offset, data: bytes_of(data) })?;
+            return self.typed(WRITE_INLINE.id, &input);
         }
         let request = WriteRequest { block, offset, data: data.bulk_ref() };
         self.client.submit_method(self.pool, WRITE, &request, IO_ESTIMATE)
@@ -121,7 +121,15 @@ impl<'c> BdevClient<'c> {
         offset: u64,
         data: &[u8],
     ) -> Result<TypedPending<'c, u64>, ClientError> {
-        self.client.submit_method(self.pool, WRITE_AT_INLINE, &(offset, data.to_vec()), IO_ESTIMATE)
+        // The same encoding as the method's `(u64, ByteBuf)`, borrowing the bytes.
+        let input = chimod_sdk::codec::encode(&(offset, chimaera_bdev_api::Bytes::new(data)))?;
+        self.typed(WRITE_AT_INLINE.id, &input)
+    }
+
+    /// Submits an encoded input to a slow worker; the output is a `u64`.
+    fn typed(&self, method: u32, input: &[u8]) -> Result<TypedPending<'c, u64>, ClientError> {
+        let task = TaskSpec { est_cpu: IO_ESTIMATE, ..TaskSpec::new(self.pool, method, input) };
+        Ok(TypedPending::new(self.client.submit(&task)?))
     }
 
     /// Starts a device-offset read whose bytes come back in the reply and
@@ -215,7 +223,7 @@ impl<'c> RemoteBdevClient<'c> {
 
     /// Reads `len` bytes of `block` from `offset`.
     pub fn read(&self, block: Block, offset: u64, len: u64) -> Result<Vec<u8>, ClientError> {
-        self.run(READ_INLINE, &(block, offset, len))
+        self.run(READ_INLINE, &(block, offset, len)).map(chimaera_bdev_api::ByteBuf::into_vec)
     }
 
     /// That device's statistics.

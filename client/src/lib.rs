@@ -400,7 +400,7 @@ impl Landing {
 
     /// Copies a read's output (encoded bytes) in; the encoded byte count.
     fn land(self, output: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let bytes: Vec<u8> = chimod_sdk::codec::decode(output)?;
+        let bytes: chimaera_bdev_api::ByteBuf = chimod_sdk::codec::decode(output)?;
         if bytes.len() > self.len {
             return Err(ClientError::Failed(format!(
                 "the runtime returned {} bytes for a read of {}",

@@ -1,5 +1,5 @@
 //! The client stays thin: what an application that depends on it builds.
-//! Without the `yaml` feature it pulls no async runtime, networking, plugin
+//! Without the `yaml` feature it pulls no async runtime, ZeroMQ, plugin
 //! loader or fiber library, and at most 40 crates in all (the goal;
 //! `docs/client_guide.md` lists the figures).
 

@@ -41,8 +41,8 @@ use chimod_sdk::{ChiMod, ModError, PoolInfo, host};
 
 use crate::allocator::BlockAllocator;
 use crate::api::{
-    ALLOCATE, BdevStats, Block, DeclaredPerformance, FREE, READ, READ_AT, READ_AT_INLINE, READ_INLINE,
-    ReadRequest, STATS, WRITE, WRITE_AT, WRITE_AT_INLINE, WRITE_INLINE, WriteRequest,
+    ALLOCATE, BdevStats, Block, ByteBuf, DeclaredPerformance, FREE, READ, READ_AT, READ_AT_INLINE,
+    READ_INLINE, ReadRequest, STATS, WRITE, WRITE_AT, WRITE_AT_INLINE, WRITE_INLINE, WriteRequest,
 };
 use crate::backend::{Backend, FileBackend, RamBackend};
 use crate::latency::OpStats;
@@ -210,7 +210,7 @@ impl Bdev {
     }
 
     /// Reads `len` bytes at device offset `at` (checked by the caller) into the output.
-    fn read_inline(&self, at: u64, len: u64) -> Result<Vec<u8>, ModError> {
+    fn read_inline(&self, at: u64, len: u64) -> Result<ByteBuf, ModError> {
         if len > INLINE_READ_MAX {
             return Err(ModError::new(format!(
                 "read: {len} bytes returned in the task's output are over the {INLINE_READ_MAX}-byte limit of one message; read in pieces"
@@ -222,7 +222,7 @@ impl Bdev {
         unsafe { self.backend.read(out.as_mut_ptr(), out.len(), at) }
             .map_err(|e| self.io_error("read", len, at, e))?;
         self.reads.record(len, started.elapsed());
-        Ok(out)
+        Ok(ByteBuf::from(out))
     }
 
     /// Maps the client's buffer, runs `io` on it at device offset `at`

@@ -6,6 +6,9 @@ use chimod_sdk::Method;
 use chimod_sdk::bulk::Bulk;
 use chimod_sdk::methods::FIRST_MODULE_METHOD;
 use serde::{Deserialize, Serialize};
+/// Bytes carried in a task (the inline methods' data): encoded as one run of
+/// bytes, where a `Vec<u8>` would be encoded (and decoded) byte by byte.
+pub use serde_bytes::{ByteBuf, Bytes};
 
 /// A block of the device: `size` bytes at byte `offset`, both multiples of
 /// the device's alignment.
@@ -114,14 +117,28 @@ pub struct WriteInline {
     /// Offset within the block.
     pub offset: u64,
     /// The bytes.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+}
+
+/// A [`WriteInline`] that borrows its bytes: the same encoding, for a
+/// client that sends a buffer of its own without copying it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WriteInlineRef<'a> {
+    /// The block.
+    pub block: Block,
+    /// Offset within the block.
+    pub offset: u64,
+    /// The bytes.
+    #[serde(with = "serde_bytes")]
+    pub data: &'a [u8],
 }
 
 /// Writes inline bytes; returns the bytes written.
 pub const WRITE_INLINE: Method<WriteInline, u64> = Method::new(FIRST_MODULE_METHOD + 5);
 /// Reads `len` bytes at `offset` of a block and returns them in the task's
 /// output (for a client on another node).
-pub const READ_INLINE: Method<(Block, u64, u64), Vec<u8>> = Method::new(FIRST_MODULE_METHOD + 6);
+pub const READ_INLINE: Method<(Block, u64, u64), ByteBuf> = Method::new(FIRST_MODULE_METHOD + 6);
 
 /// Writes a client's `client_data` buffer at a byte offset of the device
 /// itself, outside the block allocator: for an application that manages
@@ -134,7 +151,27 @@ pub const READ_AT: Method<(u64, Bulk), u64> = Method::new(FIRST_MODULE_METHOD + 
 /// Writes bytes carried in the task at a byte offset of the device itself:
 /// [`WRITE_AT`] for a remote client, whose buffers the runtime cannot see.
 /// Returns the bytes written.
-pub const WRITE_AT_INLINE: Method<(u64, Vec<u8>), u64> = Method::new(FIRST_MODULE_METHOD + 9);
+pub const WRITE_AT_INLINE: Method<(u64, ByteBuf), u64> = Method::new(FIRST_MODULE_METHOD + 9);
 /// Reads `len` bytes from a byte offset of the device itself and returns
 /// them in the task's output: [`READ_AT`] for a remote client.
-pub const READ_AT_INLINE: Method<(u64, u64), Vec<u8>> = Method::new(FIRST_MODULE_METHOD + 10);
+pub const READ_AT_INLINE: Method<(u64, u64), ByteBuf> = Method::new(FIRST_MODULE_METHOD + 10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_borrowed_inline_write_encodes_as_the_owned_one() {
+        let block = Block { offset: 4096, size: 4096 };
+        let owned = WriteInline { block, offset: 8, data: vec![1, 2, 3] };
+        let borrowed = WriteInlineRef { block, offset: 8, data: &[1, 2, 3] };
+        let bytes = chimod_sdk::codec::encode(&borrowed).unwrap();
+        assert_eq!(chimod_sdk::codec::encode(&owned).unwrap(), bytes);
+        assert_eq!(chimod_sdk::codec::decode::<WriteInline>(&bytes).unwrap(), owned);
+        // As a Vec<u8> encodes in this codec: one run of bytes either way.
+        assert_eq!(
+            chimod_sdk::codec::encode(&(7u64, Bytes::new(&[9, 9]))).unwrap(),
+            chimod_sdk::codec::encode(&(7u64, vec![9u8, 9])).unwrap()
+        );
+    }
+}

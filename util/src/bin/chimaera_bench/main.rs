@@ -1,7 +1,8 @@
 //! `chimaera_bench`: figures for the runtime against a runtime it starts
 //! itself (or one already running): no-op task round trip and throughput
 //! through shared memory (`--mode tasks`), and block device throughput and
-//! latency beside the machine's own limits (`--mode bdev`).
+//! latency beside the machine's own limits (`--mode bdev`), and a remote
+//! client over TCP beside a raw TCP ping-pong (`--mode tcp-client`).
 
 mod bdev;
 mod clients;
@@ -9,6 +10,7 @@ mod contend;
 mod remote;
 mod runtime;
 mod tasks;
+mod tcp_client;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,6 +128,9 @@ enum Mode {
     Remote,
     /// The Rust, C and Python clients side by side.
     Clients,
+    /// A remote client over TCP (`networking.client_port`) against a raw
+    /// TCP ping-pong of the same size.
+    TcpClient,
 }
 
 fn main() -> ExitCode {
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
         (Mode::Clients, Some(port)) => clients::run(&args, port),
         (Mode::Clients, None) => runtime::with_runtime(&clients::config(), |port| clients::run(&args, port)),
         (Mode::Remote, _) => remote::run(&args),
+        (Mode::TcpClient, _) => tcp_client::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -84,14 +84,14 @@ fn pipelined(client: &Client, spec: &TaskSpec<'_>, tasks: u64, window: usize) ->
     Ok(tasks as f64 / started.elapsed().as_secs_f64())
 }
 
-fn print_latency(what: &str, samples: &mut [Duration]) {
+pub(crate) fn print_latency(what: &str, samples: &mut [Duration]) {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
     println!("{what}: p50 {:.1} us, p99 {:.1} us", us(pct(0.5)), us(pct(0.99)));
 }
 
 /// Round trips of `size` bytes over a loopback TCP connection.
-fn tcp_ping_pong(size: usize, rounds: u64) -> Result<Vec<Duration>, String> {
+pub(crate) fn tcp_ping_pong(size: usize, rounds: u64) -> Result<Vec<Duration>, String> {
     let listener = TcpListener::bind("127.0.0.3:0").map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = std::thread::spawn(move || -> std::io::Result<()> {
