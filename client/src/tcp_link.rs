@@ -204,7 +204,17 @@ impl TcpLink {
             } else {
                 e.to_string()
             };
-            let error = self.lost(why);
+            // The runtime may have said why before it closed (a goodbye
+            // still unread): that is the better error.
+            if let Ok(mut side) = self.read_side.try_lock() {
+                for _ in 0..10 {
+                    if self.replies().broken.is_some() {
+                        break;
+                    }
+                    self.read_one(&mut side, Duration::from_millis(20));
+                }
+            }
+            let error = self.replies().broken.clone().unwrap_or_else(|| self.lost(why));
             self.break_with(error.clone());
             return Err(error);
         }

@@ -258,5 +258,32 @@ def test_a_remote_client_over_tcp_with_the_cluster_key(make_runtime, tmp_path, m
         chimaera.Client(remote=addr, key_file=str(wrong))
 
     rt.stop()
-    with pytest.raises((chimaera.RuntimeGone, chimaera.Stopping)):
+    with pytest.raises(chimaera.Stopping, match="runtime stopping"):
         client.ping()
+
+
+def test_a_full_queue_raises_queue_full_and_a_stopping_runtime_stopping(make_runtime, tmp_path):
+    rt = make_runtime("workers:\n  sched_threads: 1\n  slow_threads: 1\nruntime:\n  queue_depth: 4\n").start()
+    client = chimaera.Client(port=rt.port)
+    rt.freeze()
+    try:
+        # Tasks to a pool that does not exist still take lane cells until a
+        # worker looks at them; the frozen runtime looks at none.
+        for _ in range(4):
+            client.fire_and_forget("999.9", 20)
+        client.set_call_timeout(0.3)
+        with pytest.raises(chimaera.QueueFull, match="task queue full: lane 0 held queue_depth 4 tasks"):
+            client.call("999.9", 20)
+    finally:
+        rt.signal(signal.SIGCONT)
+    client.set_call_timeout(None)
+    client.ping()
+
+    # A remote client learns that the runtime stops, in those words.
+    client_port = make_runtime().port
+    remote_rt = make_runtime(networking=f"  client_port: {client_port}\n  client_address: 127.0.0.2\n").start()
+    remote = chimaera.Client(remote=f"127.0.0.2:{client_port}")
+    remote.ping()
+    remote_rt.stop()
+    with pytest.raises(chimaera.Stopping, match="runtime stopping"):
+        remote.ping()

@@ -42,11 +42,6 @@ impl MessageReader {
         }
     }
 
-    /// Whether part of a message has been read.
-    pub fn is_mid_message(&self) -> bool {
-        self.prefix_read > 0
-    }
-
     fn read_more(&mut self, from: &mut impl Read) -> io::Result<Option<Message>> {
         while self.prefix_read < PREFIX {
             match from.read(&mut self.prefix[self.prefix_read..]) {

@@ -31,13 +31,16 @@ pub(super) struct Connection {
     stream: TcpStream,
     outbox: Arc<Outbox>,
     budget: Arc<Budget>,
+    /// Set when the runtime stops: the replies still due and the goodbye
+    /// go out before the connection closes (`finish`).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
     pub(super) fn new(stream: TcpStream, peer: SocketAddr) -> std::io::Result<Connection> {
         let budget = Arc::new(Budget::default());
         let outbox = Arc::new(Outbox::new(stream.try_clone()?, budget.clone()));
-        Ok(Connection { peer, stream, outbox, budget })
+        Ok(Connection { peer, stream, outbox, budget, stopping: Default::default() })
     }
 
     /// Refuses the connection before any handshake, and closes it.
@@ -51,6 +54,7 @@ impl Connection {
 
     /// Stops reading requests (the reader thread ends; replies still go out).
     pub(super) fn stop_reading(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = rustix::net::shutdown(&self.stream, rustix::net::Shutdown::Read);
         self.budget.close();
     }
@@ -98,7 +102,11 @@ impl Connection {
                 }
             }
         }
-        self.outbox.close();
+        // A stopping runtime closes the outbox itself once the workers are
+        // done (`finish`): replies to the tasks in flight, then a goodbye.
+        if !self.stopping.load(Ordering::SeqCst) {
+            self.outbox.close();
+        }
         let _ = writer.join();
         let _ = rustix::net::shutdown(&self.stream, rustix::net::Shutdown::Both);
     }
