@@ -2,14 +2,19 @@
 in threads and in asyncio, bdev I/O from NumPy arrays, and every exception."""
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import chimaera
 from chimaera import ADMIN_POOL, PING
+from conftest import free_port
 
 BDEV = "300.0"
 
@@ -287,3 +292,29 @@ def test_a_full_queue_raises_queue_full_and_a_stopping_runtime_stopping(make_run
     remote_rt.stop()
     with pytest.raises(chimaera.Stopping, match="runtime stopping"):
         remote.ping()
+
+
+def test_a_runtime_that_never_finishes_starting_raises_not_ready(tmp_path):
+    # A process that holds a runtime identity's lock but never publishes its
+    # queue looks, to a client, like a runtime still starting.
+    port = free_port()
+    lock = Path(f"/dev/shm/chi_{os.getuid()}_{port}_lock")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()",
+            str(lock),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(chimaera.NotReady, match=f"the runtime for port {port} did not become ready within 10s"):
+            chimaera.Client(port=port)
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+        lock.unlink(missing_ok=True)
