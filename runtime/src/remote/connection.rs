@@ -79,6 +79,7 @@ impl Connection {
         };
         let Ok(writer) = writer else {
             warn!(client = %self.peer, "cannot start a writer thread for a remote client; closing it");
+            let _ = rustix::net::shutdown(&self.stream, rustix::net::Shutdown::Both);
             return;
         };
         match self.handshake(node, shared) {
