@@ -649,6 +649,7 @@ fn run_document(doc: &Path, blocks: &[Block]) {
     std::os::unix::fs::symlink(artifacts().dir(), dir.join("target/release")).expect("link the tools");
 
     let script = script_of(blocks, root);
+    let state = tempfile::tempdir().expect("a state directory");
     let mut expected: BTreeSet<String> = top_level_entries(dir);
     // The sandbox configuration's own log file, and the crate a guide has
     // the reader make (`cargo new NAME`): that is the reader's work, not
@@ -688,6 +689,8 @@ fn run_document(doc: &Path, blocks: &[Block]) {
         .current_dir(dir)
         .env("PATH", path)
         .env("CHI_SERVER_CONF", sandbox.config_path())
+        // The record of runtime-created pools, outside the reader's checkout.
+        .env("CHI_STATE_DIR", state.path())
         .env_remove("WRP_RUNTIME_CONF")
         .env_remove("CHI_REPO_PATH")
         .env_remove("CHI_NODE_ADDRESS")

@@ -88,6 +88,84 @@ pub const CANCEL_PERIODIC: Method<u64, ()> = Method::new(FIRST_MODULE_METHOD + 8
 /// assert_eq!(chimod_sdk::admin::HEARTBEAT.id, 19);
 /// ```
 pub const HEARTBEAT: Method<(), ()> = Method::new(FIRST_MODULE_METHOD + 9);
+/// One pool's figures on this node: its description, tasks, errors and the
+/// module's own statistics.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::POOL_STATS.id, 20);
+/// ```
+pub const POOL_STATS: Method<PoolId, PoolStats> = Method::new(FIRST_MODULE_METHOD + 10);
+/// Every module this node has loaded, with its version and pools.
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::LIST_MODULES.decode_output(&[0]).unwrap(), vec![]);
+/// ```
+pub const LIST_MODULES: Method<(), Vec<ModuleDescription>> = Method::new(FIRST_MODULE_METHOD + 11);
+/// Every node's pools: this node's, and in a cluster each other node's,
+/// asked over the network (a node that does not answer says why).
+///
+/// ```
+/// assert_eq!(chimod_sdk::admin::CLUSTER_POOLS.id, 22);
+/// ```
+pub const CLUSTER_POOLS: Method<(), Vec<NodePools>> = Method::new(FIRST_MODULE_METHOD + 12);
+/// Replaces a module's code while its pools keep serving (see
+/// [`UpgradeModule`]); on any failure the old version keeps serving.
+///
+/// ```
+/// use chimod_sdk::admin::{UPGRADE_MODULE, UpgradeModule};
+/// let req = UpgradeModule { mod_name: "chimaera_bdev".into(), path: "/opt/new/libchimaera_bdev.so".into(), drain_timeout_ms: 10_000 };
+/// assert!(UPGRADE_MODULE.encode_input(&req).is_ok());
+/// ```
+pub const UPGRADE_MODULE: Method<UpgradeModule, UpgradeOutcome> = Method::new(FIRST_MODULE_METHOD + 13);
+
+/// A live module upgrade to make (see [`UPGRADE_MODULE`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeModule {
+    /// The module to replace.
+    pub mod_name: String,
+    /// The new library, as a path the runtime can open.
+    pub path: String,
+    /// How long each pool's running tasks may take to finish before the
+    /// upgrade gives up (leaving the old version serving), in milliseconds.
+    pub drain_timeout_ms: u64,
+}
+
+/// What a live module upgrade did.
+///
+/// ```
+/// let o = chimod_sdk::admin::UpgradeOutcome { mod_name: "m".into(), old_version: "0.1.0".into(), new_version: "0.2.0".into(), pools: vec![] };
+/// assert_ne!(o.old_version, o.new_version);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeOutcome {
+    /// The module.
+    pub mod_name: String,
+    /// The version that served before.
+    pub old_version: String,
+    /// The version that serves now.
+    pub new_version: String,
+    /// Each of its pools on this node.
+    pub pools: Vec<PoolUpgrade>,
+}
+
+/// How one pool was handed to the new version.
+///
+/// ```
+/// let p = chimod_sdk::admin::PoolUpgrade { pool_id: chimod_sdk::PoolId::new(300, 0), state_handed_over: false, held_us: 850 };
+/// assert!(!p.state_handed_over);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolUpgrade {
+    /// The pool.
+    pub pool_id: PoolId,
+    /// `true`: the new version took the old container's state (its
+    /// `upgrade_from` hook); `false`: it was created anew from the pool's
+    /// parameters.
+    pub state_handed_over: bool,
+    /// How long new tasks for the pool were held: the drain of its running
+    /// tasks plus the new container's creation, in microseconds.
+    pub held_us: u64,
+}
 
 /// A periodic task to schedule (see [`SCHEDULE_PERIODIC`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +298,7 @@ impl CreateOutcome {
 ///     pool_id: chimod_sdk::PoolId::ADMIN,
 ///     pool_name: "chimaera_admin".into(),
 ///     mod_name: "chimaera_admin".into(),
+///     mod_version: "0.1.0".into(),
 ///     pool_query: chimod_sdk::PoolQuery::Local,
 ///     params_json: "{}".into(),
 /// };
@@ -233,10 +312,87 @@ pub struct PoolDescription {
     pub pool_name: String,
     /// Its module.
     pub mod_name: String,
+    /// The version of the module its container runs (it changes with a
+    /// live module upgrade).
+    pub mod_version: String,
     /// Where it lives.
     pub pool_query: PoolQuery,
     /// Its module keys, as a JSON object.
     pub params_json: String,
+}
+
+/// What [`POOL_STATS`] reports.
+///
+/// ```
+/// let s = chimod_sdk::admin::PoolStats {
+///     pool: chimod_sdk::admin::PoolDescription {
+///         pool_id: chimod_sdk::PoolId::new(300, 0),
+///         pool_name: "ram".into(),
+///         mod_name: "chimaera_bdev".into(),
+///         mod_version: "0.1.0".into(),
+///         pool_query: chimod_sdk::PoolQuery::Local,
+///         params_json: "{}".into(),
+///     },
+///     tasks: 10,
+///     errors: 1,
+///     module_json: "{}".into(),
+/// };
+/// assert!(s.errors <= s.tasks);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolStats {
+    /// The pool.
+    pub pool: PoolDescription,
+    /// Tasks its container ran on this node since it was created.
+    pub tasks: u64,
+    /// Those that failed (an error or a panic).
+    pub errors: u64,
+    /// The module's own statistics for the container (its `stats`
+    /// handler), as JSON: for a bdev, bytes, operations and latencies.
+    pub module_json: String,
+}
+
+/// One loaded module, as [`LIST_MODULES`] reports it.
+///
+/// ```
+/// let m = chimod_sdk::admin::ModuleDescription {
+///     mod_name: "chimaera_bdev".into(),
+///     version: "0.1.0".into(),
+///     path: "/opt/chimaera/lib/libchimaera_bdev.so".into(),
+///     pools: vec![chimod_sdk::PoolId::new(300, 0)],
+///     replaced: vec![],
+/// };
+/// assert_eq!(m.pools.len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleDescription {
+    /// Its name.
+    pub mod_name: String,
+    /// The version it was built as (its crate's version).
+    pub version: String,
+    /// The library it was loaded from.
+    pub path: String,
+    /// Its pools on this node.
+    pub pools: Vec<PoolId>,
+    /// Versions it replaced by live upgrades, oldest first (their code stays
+    /// loaded).
+    pub replaced: Vec<String>,
+}
+
+/// One node's pools, as [`CLUSTER_POOLS`] reports them.
+///
+/// ```
+/// let n = chimod_sdk::admin::NodePools { node_id: 1, pools: vec![], error: Some("node 1 is down".into()) };
+/// assert!(n.pools.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePools {
+    /// The node.
+    pub node_id: u32,
+    /// Its pools (none when it did not answer).
+    pub pools: Vec<PoolDescription>,
+    /// Why it did not answer.
+    pub error: Option<String>,
 }
 
 /// Why a stop is asked for, for the runtime's log.
@@ -259,7 +415,7 @@ pub struct StopRequest {
 ///     node_id: 0,
 ///     uptime_ms: 5,
 ///     pools: 1,
-///     workers: vec![WorkerStats { kind: "sched".into(), lane: 0, tasks_done: 7, queued: 0, suspended: 0, subtasks_pending: 0, running: None }],
+///     workers: vec![WorkerStats { kind: "sched".into(), lane: 0, tasks_done: 7, queued: 0, suspended: 0, subtasks_pending: 0, running: None, spin_us: 0, sleep_us: 0 }],
 ///     slots_total: 10,
 ///     slots_free: 10,
 ///     heartbeats: 0,
@@ -375,6 +531,11 @@ pub struct WorkerStats {
     /// The task it is running now, if any: a task that runs long (or never
     /// ends) shows here with its pool, method and time so far.
     pub running: Option<RunningTask>,
+    /// Microseconds it spent spinning for work since start.
+    pub spin_us: u64,
+    /// Microseconds it spent asleep waiting for work since start (the rest
+    /// of its time it ran tasks or looked for them).
+    pub sleep_us: u64,
 }
 
 /// A task a worker is running (see [`WorkerStats::running`]).

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use chimod_sdk::admin::{
-    CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, LIST_POOLS, PING,
-    PoolDescription, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic,
-    StopRequest,
+    CANCEL_PERIODIC, CLUSTER_POOLS, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH,
+    LIST_MODULES, LIST_POOLS, ModuleDescription, NodePools, PING, POOL_STATS, PoolDescription, PoolStats,
+    RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, StopRequest,
+    UPGRADE_MODULE, UpgradeModule, UpgradeOutcome,
 };
 use chimod_sdk::{Method, PoolId};
 use serde::Serialize;
@@ -48,6 +49,39 @@ impl<'c> AdminClient<'c> {
     /// Lists the pools.
     pub fn list_pools(&self) -> Result<Vec<PoolDescription>, ClientError> {
         self.client.call_method(PoolId::ADMIN, LIST_POOLS, &())
+    }
+
+    /// Every node's pools (this node's alone on a single node).
+    pub fn cluster_pools(&self) -> Result<Vec<NodePools>, ClientError> {
+        self.client.call_method(PoolId::ADMIN, CLUSTER_POOLS, &())
+    }
+
+    /// One pool's figures on this node.
+    pub fn pool_stats(&self, id: PoolId) -> Result<PoolStats, ClientError> {
+        self.client.call_method(PoolId::ADMIN, POOL_STATS, &id)
+    }
+
+    /// The modules this node has loaded.
+    pub fn list_modules(&self) -> Result<Vec<ModuleDescription>, ClientError> {
+        self.client.call_method(PoolId::ADMIN, LIST_MODULES, &())
+    }
+
+    /// Replaces module `mod_name`'s code with the library at `path` while its
+    /// pools keep serving; each pool's running tasks may take `drain` to
+    /// finish. Give the call a timeout longer than `drain` plus the
+    /// containers' creation ([`Client::set_call_timeout`]).
+    pub fn upgrade_module(
+        &self,
+        mod_name: &str,
+        path: &str,
+        drain: Duration,
+    ) -> Result<UpgradeOutcome, ClientError> {
+        let request = UpgradeModule {
+            mod_name: mod_name.to_owned(),
+            path: path.to_owned(),
+            drain_timeout_ms: drain.as_millis() as u64,
+        };
+        self.client.call_method(PoolId::ADMIN, UPGRADE_MODULE, &request)
     }
 
     /// Asks the runtime to stop.

@@ -62,6 +62,7 @@ pub(super) struct FileRuntime {
     /// Milliseconds.
     pub heartbeat_interval: Option<u64>,
     pub module_path: Option<Vec<String>>,
+    pub state_dir: Option<String>,
     // Worker keys that the original's own default file keeps here.
     pub sched_threads: Option<u32>,
     pub slow_threads: Option<u32>,

@@ -32,6 +32,7 @@ mod parse;
 mod seconds;
 mod small_file;
 mod source;
+mod state_dir;
 mod summary;
 
 pub use cluster_key::{CLUSTER_KEY_ENV, MIN_CLUSTER_KEY, read_cluster_key};
@@ -47,3 +48,4 @@ pub use model::{
 pub use parse::parse_config;
 pub use small_file::{MAX_CONFIG_FILE, MAX_KEY_FILE, read_small_file, read_small_text};
 pub use source::{CONFIG_ENV_VARS, ConfigSource};
+pub use state_dir::{STATE_DIR_ENV, StateDir};

@@ -160,6 +160,8 @@ pub struct RuntimeSection {
     pub max_sleep: Duration,
     /// Directories searched for modules after `CHI_REPO_PATH`.
     pub module_path: Vec<PathBuf>,
+    /// Where the pools created and destroyed at runtime are recorded.
+    pub state_dir: crate::StateDir,
 }
 
 impl Default for RuntimeSection {
@@ -173,6 +175,7 @@ impl Default for RuntimeSection {
             sleep_increment: Duration::from_micros(1000),
             max_sleep: Duration::from_micros(50_000),
             module_path: Vec::new(),
+            state_dir: crate::StateDir::Default,
         }
     }
 }

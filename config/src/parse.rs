@@ -366,6 +366,7 @@ impl Merge<'_> {
             )?,
             max_sleep: micros("runtime.max_sleep", r.max_sleep, d.max_sleep, bounds::SLEEP)?,
             module_path: r.module_path.unwrap_or_default().into_iter().map(PathBuf::from).collect(),
+            state_dir: r.state_dir.as_deref().map_or(crate::StateDir::Default, crate::StateDir::from_text),
         })
     }
 

@@ -57,6 +57,7 @@ class Runtime:
     def start(self, timeout: float = 60.0) -> "Runtime":
         env = {k: v for k, v in os.environ.items() if k not in ("CHI_SERVER_CONF", "WRP_RUNTIME_CONF")}
         env["CHI_SERVER_CONF"] = str(self.config)
+        env["CHI_STATE_DIR"] = str(self.config.parent / "state")
         env["CHI_REPO_PATH"] = str(bin_dir())
         stderr = open(Path(self.dir.name) / "stderr.txt", "w")
         self.proc = subprocess.Popen(

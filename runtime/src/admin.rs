@@ -4,9 +4,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chimod_sdk::admin::{
-    BulkStats, CANCEL_PERIODIC, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH, HEARTBEAT,
-    LIST_POOLS, NodeCreate, NodeStats, PING, PeriodicStats, PoolDescription, RUNTIME_STATS, RuntimeStats,
-    SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, WorkerStats,
+    BulkStats, CANCEL_PERIODIC, CLUSTER_POOLS, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH,
+    HEARTBEAT, LIST_MODULES, LIST_POOLS, ModuleDescription, NodeCreate, NodePools, NodeStats, PING,
+    POOL_STATS, PeriodicStats, PoolDescription, PoolStats, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC,
+    STOP_RUNTIME, SchedulePeriodic, WorkerStats,
 };
 use chimod_sdk::{PoolId, PoolQuery};
 use tracing::{info, warn};
@@ -45,6 +46,11 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
                 if node.periodic.cancel(id) { Ok(()) } else { Err(format!("no periodic task {id}").into()) }
             })
             .map_err(text),
+        m if m == POOL_STATS.id => {
+            POOL_STATS.handle(input, |id| pool_stats(node, id).map_err(Into::into)).map_err(text)
+        }
+        m if m == LIST_MODULES.id => LIST_MODULES.handle(input, |()| Ok(list_modules(node))).map_err(text),
+        m if m == CLUSTER_POOLS.id => CLUSTER_POOLS.handle(input, |()| Ok(cluster_pools(node))).map_err(text),
         m if m == HEARTBEAT.id => HEARTBEAT
             .handle(input, |()| {
                 node.heartbeats.fetch_add(1, Ordering::Relaxed);
@@ -131,7 +137,15 @@ fn create_pool_here(node: &Node, req: CreatePool) -> Result<CreateOutcome, Strin
         ));
     }
     let id = spec.pool_id;
-    node.pools.create(spec, &node.modules).map_err(|e| e.to_string())?;
+    let mut record = node.record.get().map(crate::pool::PoolRecord::guard);
+    let pool = node.pools.create(spec, &node.modules).map_err(|e| e.to_string())?;
+    if let Some(record) = &mut record
+        && let Err(e) = record.created(pool.spec())
+    {
+        // Unrecorded, it would vanish at the next restart: not created.
+        drop(node.pools.destroy(id));
+        return Err(format!("pool {id} was not created, since it could not be recorded: {e}"));
+    }
     info!(pool_id = %id, "pool created through the admin pool");
     Ok(CreateOutcome::Created)
 }
@@ -158,24 +172,90 @@ fn destroy_pool(node: &Node, id: PoolId) -> Result<(), String> {
     if id == PoolId::ADMIN {
         return Err("the admin pool 1.0 cannot be destroyed; stop the runtime instead".to_owned());
     }
-    node.pools.destroy(id).map(drop).ok_or_else(|| format!("no pool {id} on this node"))
+    let mut record = node.record.get().map(crate::pool::PoolRecord::guard);
+    let pool = node.pools.get(id).ok_or_else(|| format!("no pool {id} on this node"))?;
+    // Recorded first: a crash after it leaves the pool destroyed, as asked.
+    if let Some(record) = &mut record {
+        record.destroyed(pool.spec()).map_err(|e| format!("pool {id} was not destroyed: {e}"))?;
+    }
+    drop(node.pools.destroy(id));
+    info!(pool_id = %id, "pool destroyed through the admin pool");
+    Ok(())
 }
 
 fn list_pools(node: &Node) -> Vec<PoolDescription> {
-    node.pools
-        .list()
+    node.pools.list().iter().map(|p| describe(p)).collect()
+}
+
+fn describe(pool: &crate::pool::Pool) -> PoolDescription {
+    let s = pool.spec();
+    PoolDescription {
+        pool_id: s.pool_id,
+        pool_name: s.pool_name.clone(),
+        mod_name: s.mod_name.clone(),
+        mod_version: pool.container().module().version().to_owned(),
+        pool_query: s.pool_query,
+        params_json: serde_json::Value::Object(s.params.clone()).to_string(),
+    }
+}
+
+fn pool_stats(node: &Node, id: PoolId) -> Result<PoolStats, String> {
+    let pool = node.pools.get(id).ok_or_else(|| format!("no pool {id} on this node"))?;
+    // A module whose stats fail still has the runtime's figures.
+    let module_json = match pool.container().stats() {
+        Ok(value) => value.to_string(),
+        Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
+    };
+    Ok(PoolStats {
+        pool: describe(&pool),
+        tasks: pool.tasks.load(Ordering::Relaxed),
+        errors: pool.errors.load(Ordering::Relaxed),
+        module_json,
+    })
+}
+
+fn list_modules(node: &Node) -> Vec<ModuleDescription> {
+    let pools = node.pools.list();
+    node.modules
+        .loaded()
         .iter()
-        .map(|p| {
-            let s = p.spec();
-            PoolDescription {
-                pool_id: s.pool_id,
-                pool_name: s.pool_name.clone(),
-                mod_name: s.mod_name.clone(),
-                pool_query: s.pool_query,
-                params_json: serde_json::Value::Object(s.params.clone()).to_string(),
-            }
+        .map(|m| ModuleDescription {
+            mod_name: m.mod_name().to_owned(),
+            version: m.version().to_owned(),
+            path: m.path().display().to_string(),
+            pools: pools.iter().filter(|p| p.spec().mod_name == m.mod_name()).map(|p| p.id()).collect(),
+            replaced: node.modules.replaced(m.mod_name()),
         })
         .collect()
+}
+
+/// This node's pools and, in a cluster, every other node's, asked at once.
+fn cluster_pools(node: &Node) -> Vec<NodePools> {
+    let here = NodePools { node_id: node.node_id, pools: list_pools(node), error: None };
+    let Some(network) = node.network.get() else { return vec![here] };
+    let Ok(input) = LIST_POOLS.encode_input(&()) else { return vec![here] };
+    let calls: Vec<_> = (0..network.nodes() as u32)
+        .filter(|n| *n != network.node_id())
+        .map(|n| (n, network.call(n, PoolId::ADMIN, LIST_POOLS.id, &input, false)))
+        .collect();
+    let mut all = vec![here];
+    for (n, call) in calls {
+        let outcome = match call {
+            Ok(completion) => completion.wait(),
+            Err(outcome) => outcome,
+        };
+        let answer = if outcome.status == crate::ipc::TaskStatus::Ok {
+            LIST_POOLS.decode_output(&outcome.output).map_err(|e| e.to_string())
+        } else {
+            Err(String::from_utf8_lossy(&outcome.output).into_owned())
+        };
+        all.push(match answer {
+            Ok(pools) => NodePools { node_id: n, pools, error: None },
+            Err(e) => NodePools { node_id: n, pools: Vec::new(), error: Some(e) },
+        });
+    }
+    all.sort_by_key(|n| n.node_id);
+    all
 }
 
 fn stats(node: &Node) -> RuntimeStats {
@@ -193,6 +273,8 @@ fn stats(node: &Node) -> RuntimeStats {
                     suspended: w.counters.suspended.load(Ordering::Relaxed),
                     subtasks_pending: w.inbox.pending() as u64,
                     running: w.counters.running(),
+                    spin_us: w.counters.spin_us.load(Ordering::Relaxed),
+                    sleep_us: w.counters.sleep_us.load(Ordering::Relaxed),
                 })
                 .collect()
         })

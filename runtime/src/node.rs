@@ -24,6 +24,10 @@ pub struct WorkerCounters {
     /// The task running now: pool major, pool minor, method, and the coarse
     /// monotonic millisecond it started at (0 while idle).
     pub running: [AtomicU64; 4],
+    /// Microseconds spent spinning for work, since start.
+    pub spin_us: AtomicU64,
+    /// Microseconds spent asleep waiting for work, since start.
+    pub sleep_us: AtomicU64,
 }
 
 /// This process's id, asked of the kernel once: glibc no longer caches
@@ -115,6 +119,9 @@ pub struct Node {
     pub network: OnceLock<Arc<crate::net::NetHandle>>,
     /// The remote-client endpoint's figures, when it runs.
     pub remote_clients: OnceLock<Arc<crate::remote::Counters>>,
+    /// The durable record of pools created and destroyed at runtime, when
+    /// `runtime.state_dir` keeps one.
+    pub record: OnceLock<crate::pool::PoolRecord>,
 }
 
 impl Node {
@@ -139,6 +146,7 @@ impl Node {
             heartbeats: AtomicU64::new(0),
             network: OnceLock::new(),
             remote_clients: OnceLock::new(),
+            record: OnceLock::new(),
         })
     }
 

@@ -19,12 +19,13 @@ use tracing::{error, info, warn};
 
 use crate::bulk::{BulkError, BulkHeap, BulkHeaps};
 use crate::cluster::{Membership, NODE_ADDRESS_VAR};
-use crate::compose::{ComposeReport, create_admin_pool, run_compose};
+use crate::compose::{ComposeReport, create_admin_pool, restore_recorded, run_compose};
 use crate::config::{LaneMapPolicy, RuntimeConfig};
 use crate::ipc::{Layout, LayoutError, Queue, RuntimeState};
 use crate::module::ModuleSearchPath;
 use crate::net::{NetConfig, Network, Sealer};
 use crate::node::Node;
+use crate::pool::PoolRecord;
 use crate::reaper::Reapers;
 use crate::remote::RemoteClients;
 use crate::shm::{SegmentSet, ShmError, ShmIdentity, all_names};
@@ -160,14 +161,29 @@ impl Runtime {
         let _ = node.bulk.set(init_bulk_heaps(&segments)?);
         tracing::debug!(dirs = ?node.modules.search_path().dirs(), "module search path");
         create_admin_pool(&node.pools, &node.modules).map_err(StartError::Admin)?;
-        let compose = run_compose(&config.compose, &node.pools, &node.modules);
+        let record = match open_record(&config, &identity) {
+            Ok(record) => record,
+            Err(e) => {
+                node.pools.destroy_all();
+                return Err(e);
+            }
+        };
+        let mut compose = run_compose(&config.compose, &node.pools, &node.modules, record.as_ref());
+        let recorded =
+            record.as_ref().map_or(0, |r| r.entries().iter().filter(|e| e.spec().is_some()).count());
+        if let Some(record) = &record {
+            restore_recorded(record, &node.pools, &node.modules, &mut compose);
+        }
         if options.strict && !compose.failed.is_empty() {
             node.pools.destroy_all();
             return Err(StartError::Compose {
                 failed: compose.failed.len(),
-                total: config.compose.len(),
+                total: config.compose.len() + recorded,
                 first: compose.failed[0].clone(),
             });
+        }
+        if let Some(record) = record {
+            let _ = node.record.set(record);
         }
         let workers = match Workers::start(&node, queue, &config.runtime) {
             Ok(workers) => workers,
@@ -237,7 +253,7 @@ impl Runtime {
     pub fn ready_line(&self) -> String {
         let w = &self.config.workers;
         format!(
-            "chimaera runtime ready: identity {}, port {}, workers {} sched + {} slow, shared memory {}, pools {} created {} failed, in {:.0?}",
+            "chimaera runtime ready: identity {}, port {}, workers {} sched + {} slow, shared memory {}, pools {} created {} failed {} restored, in {:.0?}",
             self.segments.identity(),
             self.config.networking.port,
             w.sched_threads,
@@ -245,6 +261,7 @@ impl Runtime {
             self.config.memory.total(),
             self.compose.created,
             self.compose.failed.len(),
+            self.compose.restored,
             self.started.elapsed(),
         )
     }
@@ -331,6 +348,31 @@ fn init_bulk_heaps(segments: &SegmentSet) -> Result<BulkHeaps, StartError> {
         client: heap(client, BulkSegment::ClientData)?,
         runtime: heap(runtime, BulkSegment::RuntimeData)?,
     })
+}
+
+/// Opens the record of pools changed at runtime (`runtime.state_dir`), or
+/// says that none is kept.
+fn open_record(config: &RuntimeConfig, identity: &ShmIdentity) -> Result<Option<PoolRecord>, StartError> {
+    let Some(dir) = config.runtime.state_dir.resolve(&identity.to_string()) else {
+        info!("pools created at runtime are not kept across restarts (runtime.state_dir is \"\")");
+        return Ok(None);
+    };
+    let compose_ids = config.compose.iter().map(|e| e.pool_id).collect();
+    let (record, notes) = PoolRecord::open(&dir, compose_ids).map_err(|e| {
+        StartError::ConfigFile(format!(
+            "runtime.state_dir: {e}; set runtime.state_dir (or {}) to a writable directory of this user, or to \"\" to keep nothing",
+            crate::config::STATE_DIR_ENV
+        ))
+    })?;
+    if let Some((aside, why)) = &notes.moved_aside {
+        error!(
+            "the pool record {} could not be read ({why}); it was moved to {} and this start creates no recorded pools",
+            record.path().display(),
+            aside.display()
+        );
+    }
+    info!(record = %record.path().display(), pools = record.entries().len(), "pools created and destroyed at runtime are recorded here");
+    Ok(Some(record))
 }
 
 /// Starts the remote-client endpoint when `networking.client_port` is set.

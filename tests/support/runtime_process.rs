@@ -70,7 +70,13 @@ impl RuntimeProcess {
             .replace("{log}", &log.display().to_string())
             .replace("{dir}", &dir.path().display().to_string());
         fs::write(&config, text).expect("write config");
-        let env = vec![("CHI_SERVER_CONF".to_owned(), config.clone())];
+        // Each test runtime records its pools in its own directory, never
+        // in the user's state directory (a later test on a reused port
+        // would find them).
+        let env = vec![
+            ("CHI_SERVER_CONF".to_owned(), config.clone()),
+            ("CHI_STATE_DIR".to_owned(), dir.path().join("state")),
+        ];
         RuntimeProcess { dir, port, config, env, args: Vec::new(), node: None }
     }
 
@@ -83,7 +89,8 @@ impl RuntimeProcess {
 
     /// Passes the config through `var` instead (or as well, with several calls).
     pub fn config_via(mut self, vars: &[&str]) -> Self {
-        self.env = vars.iter().map(|v| ((*v).to_owned(), self.config.clone())).collect();
+        self.env.retain(|(var, _)| !chimaera::config::CONFIG_ENV_VARS.contains(&var.as_str()));
+        self.env.extend(vars.iter().map(|v| ((*v).to_owned(), self.config.clone())));
         self
     }
 

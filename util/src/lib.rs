@@ -1,5 +1,7 @@
-//! What the command-line tools share: the `--config` flag and the one-line
-//! error exit.
+//! What the command-line tools share: their commands (`cmd`), the
+//! `--config` flag, tables, JSON and the one-line error exit.
+
+pub mod cmd;
 
 use std::fmt::Display;
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::process::ExitCode;
 use chimaera::config::ConfigSource;
 
 /// The `--config PATH` flag, with the precedence every tool applies.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ConfigFlag {
     /// Configuration file; overrides CHI_SERVER_CONF and WRP_RUNTIME_CONF.
     #[arg(long, value_name = "PATH")]
@@ -32,7 +34,7 @@ impl ConfigFlag {
 
 /// How a tool finds this node's running runtime: the configuration's port
 /// (`--config`, then the variables), or `--port`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RuntimeFlags {
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -48,6 +50,38 @@ impl RuntimeFlags {
     pub fn port(&self) -> Result<u16, chimaera::config::ConfigError> {
         self.config.port(self.port)
     }
+}
+
+/// A value as one line of JSON (what every `--json` prints).
+pub fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// Rows as left-aligned columns two spaces apart; the last column is not
+/// padded. The first row is the header.
+///
+/// ```
+/// let rows = vec![vec!["ID".to_owned(), "NAME".to_owned()], vec!["300.0".to_owned(), "ram".to_owned()]];
+/// assert_eq!(chimaera_util::table(&rows), ["ID     NAME", "300.0  ram"]);
+/// ```
+pub fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+                }
+            }
+            line
+        })
+        .collect()
 }
 
 /// Prints `<tool>: warning: <text>` on stderr (a closed stderr is ignored).

@@ -14,6 +14,8 @@ pub struct ModuleManager {
     search: ModuleSearchPath,
     host: HostContext,
     loaded: Mutex<HashMap<String, Arc<LoadedModule>>>,
+    /// Per module, the versions live upgrades replaced, oldest first.
+    replaced: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl ModuleManager {
@@ -25,7 +27,12 @@ impl ModuleManager {
 
     /// A manager whose modules' admin calls act on `host`.
     pub fn with_host_context(search: ModuleSearchPath, host: HostContext) -> Self {
-        ModuleManager { search, host, loaded: Mutex::new(HashMap::new()) }
+        ModuleManager {
+            search,
+            host,
+            loaded: Mutex::new(HashMap::new()),
+            replaced: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The search path.
@@ -53,6 +60,24 @@ impl ModuleManager {
         );
         loaded.insert(mod_name.to_owned(), module.clone());
         Ok(module)
+    }
+
+    /// The modules loaded so far, by name.
+    pub fn loaded(&self) -> Vec<Arc<LoadedModule>> {
+        let mut modules: Vec<_> =
+            self.loaded.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
+        modules.sort_by(|a, b| a.mod_name().cmp(b.mod_name()));
+        modules
+    }
+
+    /// The versions of `mod_name` that live upgrades replaced, oldest first.
+    pub fn replaced(&self, mod_name: &str) -> Vec<String> {
+        self.replaced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(mod_name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Names of the modules loaded so far.

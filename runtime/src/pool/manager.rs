@@ -1,6 +1,7 @@
 //! Pools by id and by name: create, look up, destroy.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chimod_sdk::{PoolId, PoolInfo, PoolQuery};
@@ -41,6 +42,10 @@ impl From<&ComposeEntry> for PoolSpec {
 pub struct Pool {
     spec: PoolSpec,
     container: Container,
+    /// Tasks its container ran on this node.
+    pub tasks: AtomicU64,
+    /// Those of them that failed (an error or a panic).
+    pub errors: AtomicU64,
 }
 
 impl Pool {
@@ -122,7 +127,7 @@ impl PoolManager {
         // Another creation may have taken the id or name meanwhile; the new
         // container is then dropped (destroyed) and the error returned.
         pools.check_free(&spec)?;
-        let pool = Arc::new(Pool { spec, container });
+        let pool = Arc::new(Pool { spec, container, tasks: AtomicU64::new(0), errors: AtomicU64::new(0) });
         pools.by_name.insert(pool.spec.pool_name.clone(), pool.id());
         pools.by_id.insert(pool.id(), pool.clone());
         pools.order.push(pool.id());

@@ -7,7 +7,9 @@
 mod container;
 mod error;
 mod manager;
+mod record;
 
 pub use container::Container;
 pub use error::PoolError;
 pub use manager::{Pool, PoolManager, PoolSpec};
+pub use record::{OpenNotes, PoolRecord, RECORD_FILE, RecordError, RecordGuard, Recorded};

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::spin_tokens::SpinTokens;
 
 use crate::ipc::{Lane, futex_wait};
+use crate::node::WorkerCounters;
 use crate::spin::{SpinBudget, Spinner};
 
 /// The idle state of one worker.
@@ -31,6 +32,8 @@ pub(super) struct Idle {
     holding: bool,
     /// What spins after a batch (0) and after a single task (1) learnt.
     learnt: [SpinBudget; 2],
+    /// Where the time spun and slept is added up, for the monitor.
+    counters: Arc<WorkerCounters>,
 }
 
 impl Idle {
@@ -39,6 +42,7 @@ impl Idle {
         increment: Duration,
         max_sleep: Duration,
         tokens: Arc<SpinTokens>,
+        counters: Arc<WorkerCounters>,
     ) -> Self {
         Idle {
             first_busy_wait,
@@ -52,6 +56,7 @@ impl Idle {
             tokens,
             holding: false,
             learnt: [SpinBudget::new(); 2],
+            counters,
         }
     }
 
@@ -64,8 +69,10 @@ impl Idle {
     pub(super) fn reset(&mut self) {
         self.stop_spinning();
         if let Some(since) = self.empty_since.take() {
+            let idle = since.elapsed();
+            self.counters.spin_us.fetch_add(idle.min(self.spin).as_micros() as u64, Ordering::Relaxed);
             let (learnt, ceiling) = self.this_period();
-            learnt.learn(since.elapsed(), ceiling);
+            learnt.learn(idle, ceiling);
         }
         self.next_sleep = self.increment;
     }
@@ -114,7 +121,9 @@ impl Idle {
         lane.doorbell.store(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if !has_work() {
+            let slept = Instant::now();
             futex_wait(&lane.doorbell, 1, nap);
+            self.counters.sleep_us.fetch_add(slept.elapsed().as_micros() as u64, Ordering::Relaxed);
             self.next_sleep = (self.next_sleep + self.increment).min(self.max_sleep);
         }
         lane.doorbell.store(0, Ordering::SeqCst);

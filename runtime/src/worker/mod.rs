@@ -104,9 +104,15 @@ impl Workers {
             let kind = if lane < layout.sched_lanes { "sched" } else { "slow" };
             let counters = Arc::new(WorkerCounters::default());
             infos.push(WorkerInfo { kind, lane, counters: counters.clone(), inbox: inbox.clone() });
-            let shared = Arc::new(WorkerShared { node: node.clone(), queue, lane, counters, inbox });
-            let idle =
-                Idle::new(timing.first_busy_wait, timing.sleep_increment, timing.max_sleep, tokens.clone());
+            let shared =
+                Arc::new(WorkerShared { node: node.clone(), queue, lane, counters: counters.clone(), inbox });
+            let idle = Idle::new(
+                timing.first_busy_wait,
+                timing.sleep_increment,
+                timing.max_sleep,
+                tokens.clone(),
+                counters.clone(),
+            );
             let thread = std::thread::Builder::new()
                 .name(format!("chi-{kind}-{lane}"))
                 .spawn(move || serve(shared, lane, idle, stack_size))?;

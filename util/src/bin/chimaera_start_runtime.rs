@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use chimaera::server::{Runtime, StartError, StartOptions};
-use chimaera_util::ConfigFlag;
+use chimaera_util::cmd::start::StartArgs;
 use clap::Parser;
-use tracing::{info, warn};
 
 // The network thread frees what workers allocate (frames, outcomes) and
 // the reverse; glibc's malloc spent about a sixth of a pipelined remote
@@ -34,63 +32,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about, long_about, verbatim_doc_comment)]
 struct Args {
     #[command(flatten)]
-    config: ConfigFlag,
-
-    /// Refuse to start if any compose entry fails (by default a failing
-    /// entry is logged and the others are still created).
-    #[arg(long)]
-    strict: bool,
-
-    /// This node's address in the hostfile, for several nodes on one
-    /// machine (default: $CHI_NODE_ADDRESS, else found among this machine's
-    /// addresses). It also names the node's shared memory; clients of this
-    /// node set CHI_NODE_ADDRESS to the same address.
-    #[arg(long, value_name = "IP")]
-    node_address: Option<String>,
+    start: StartArgs,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let source = args.config.source();
-    let parsed = match source.load() {
-        Ok(parsed) => parsed,
-        Err(e) => return fail(2, &e),
-    };
-    // The identity the runtime's memory will have (its node address as
-    // `--node-address` or CHI_NODE_ADDRESS names it), to tell its log
-    // lines from those of other runtimes in a shared file.
-    let mut identity = chimaera::shm::ShmIdentity::for_current_user(parsed.config.networking.port);
-    if let Some(address) = args.node_address.as_deref().and_then(|a| a.trim().parse().ok()) {
-        identity = identity.with_node(Some(address));
-    }
-    let label = format!("{identity} pid {}", std::process::id());
-    if let Err(e) = chimaera::logging::init(&parsed.config.logging, &label, parsed.config.memory.shm_group) {
-        return fail(1, &e);
-    }
-    info!("loaded {source}");
-    for warning in &parsed.warnings {
-        warn!("{warning}");
-    }
-    for line in parsed.config.summary() {
-        info!("{line}");
-    }
-    let options = StartOptions { strict: args.strict, node_address: args.node_address };
-    let runtime = match Runtime::start(parsed.config, &options) {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!("{e}");
-            // A bad hostfile or node address is a configuration error.
-            let code = if matches!(e, StartError::Membership(_) | StartError::ConfigFile(_)) { 2 } else { 1 };
-            return fail(code, &e);
-        }
-    };
-    let ready = runtime.ready_line();
-    info!("{ready}");
-    chimaera_util::say!("{ready}");
-    runtime.run();
-    ExitCode::SUCCESS
-}
-
-fn fail(code: u8, error: &dyn std::fmt::Display) -> ExitCode {
-    chimaera_util::fail("chimaera_start_runtime", code, error)
+    chimaera_util::cmd::start::run_foreground(&Args::parse().start, "chimaera_start_runtime")
 }

@@ -53,6 +53,8 @@ pub fn start(config: &str, port: u16, node_address: Option<&str>) -> Result<Star
     let mut command = Command::new(&runtime);
     command
         .env("CHI_SERVER_CONF", &path)
+        // A benchmark's pools are its own: nothing recorded to come back.
+        .env("CHI_STATE_DIR", "")
         .env_remove("CHI_NODE_ADDRESS")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
