@@ -34,7 +34,8 @@ use chimaera_test_support::markdown::{Block, blocks, documents, inline_code, rea
 use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, artifacts, workspace_root};
 
 /// The tools whose command lines are checked and run.
-const TOOLS: [&str; 5] = [
+const TOOLS: [&str; 6] = [
+    "chimaera",
     "chimaera_start_runtime",
     "chimaera_stop_runtime",
     "chimaera_status",

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chimaera::config::ComposeEntry;
 use chimaera_client::{BdevClient, Client};
-use chimaera_test_support::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, attach, pattern};
+use chimaera_test_support::{RAM_DEV_ENTRY, RuntimeProcess, SMALL_CONFIG, StartedRuntime, attach, pattern};
 use chimod_sdk::PoolId;
 
 /// The compose section: a file device and a RAM device.
@@ -23,13 +23,7 @@ fn config() -> String {
     pool_id: 300.0
     capacity: 1M
     bdev_type: file
-  - mod_name: chimaera_bdev
-    pool_name: ram_dev
-    pool_query: local
-    pool_id: 301.0
-    capacity: 1M
-    bdev_type: ram
-"
+{RAM_DEV_ENTRY}"
     )
 }
 
@@ -222,7 +216,7 @@ fn a_record_that_cannot_be_read_is_kept_aside_and_one_that_cannot_be_written_ref
     let spec = RuntimeProcess::new(SMALL_CONFIG);
     let dir = spec.dir().join("state").join(spec.identity().to_string());
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("pools.json"), "{ not json").unwrap();
+    std::fs::write(dir.join("pools.json"), "not json at all").unwrap();
     let rt = spec.start();
     assert!(rt.log().contains("could not be read"), "{}", rt.log());
     let aside: Vec<_> = std::fs::read_dir(&dir)
@@ -231,7 +225,7 @@ fn a_record_that_cannot_be_read_is_kept_aside_and_one_that_cannot_be_written_ref
         .filter(|n| n.starts_with("pools.json.bad-"))
         .collect();
     assert_eq!(aside.len(), 1);
-    assert_eq!(std::fs::read_to_string(dir.join(&aside[0])).unwrap(), "{ not json");
+    assert_eq!(std::fs::read_to_string(dir.join(&aside[0])).unwrap(), "not json at all");
     let client = attach(&rt);
     client.admin().create_pool(&custom(1)).unwrap();
     // The state directory gone: the next creation cannot be recorded, so it

@@ -7,7 +7,7 @@ use chimod_sdk::admin::{
     BulkStats, CANCEL_PERIODIC, CLUSTER_POOLS, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH,
     HEARTBEAT, LIST_MODULES, LIST_POOLS, ModuleDescription, NodeCreate, NodePools, NodeStats, PING,
     POOL_STATS, PeriodicStats, PoolDescription, PoolStats, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC,
-    STOP_RUNTIME, SchedulePeriodic, WorkerStats,
+    STOP_RUNTIME, SchedulePeriodic, UPGRADE_MODULE, WorkerStats,
 };
 use chimod_sdk::{PoolId, PoolQuery};
 use tracing::{info, warn};
@@ -50,6 +50,9 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
             POOL_STATS.handle(input, |id| pool_stats(node, id).map_err(Into::into)).map_err(text)
         }
         m if m == LIST_MODULES.id => LIST_MODULES.handle(input, |()| Ok(list_modules(node))).map_err(text),
+        m if m == UPGRADE_MODULE.id => UPGRADE_MODULE
+            .handle(input, |req| crate::module::upgrade_module(node, req).map_err(Into::into))
+            .map_err(text),
         m if m == CLUSTER_POOLS.id => CLUSTER_POOLS.handle(input, |()| Ok(cluster_pools(node))).map_err(text),
         m if m == HEARTBEAT.id => HEARTBEAT
             .handle(input, |()| {

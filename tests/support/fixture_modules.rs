@@ -14,6 +14,9 @@ use crate::artifacts::{artifacts, workspace_root};
 pub const OOT_MODULE: &str = "oot_module";
 /// The out-of-tree module built with the `abi-mismatch` feature.
 pub const MISMATCHED_MODULE: &str = "mismatched_module";
+/// The out-of-tree module as its next version (0.4.0), for live upgrades;
+/// its library is `liboot_module_v2.so`, the module inside `oot_module`.
+pub const OOT_MODULE_V2: &str = "oot_module_v2";
 /// A valid shared library without the `chimod_plugin` symbol.
 pub const NOT_A_MODULE: &str = "not_a_module";
 /// A text file named like a module.
@@ -54,6 +57,24 @@ fn build() -> PathBuf {
     install(&built, &out, OOT_MODULE);
     artifacts.cargo(&["build", "--features", "abi-mismatch"], &build_target, &crate_dir);
     install(&built, &out, MISMATCHED_MODULE);
+    // The next version: the same source as another crate version.
+    let v2_dir = target.join("oot-module-v2-src");
+    fs::create_dir_all(v2_dir.join("src")).expect("crate dir");
+    let v2_manifest = manifest.replacen("version = \"0.3.0\"", "version = \"0.4.0\"", 1);
+    assert_ne!(v2_manifest, manifest, "the fixture's version line");
+    write_if_changed(&v2_dir.join("Cargo.toml"), v2_manifest.as_bytes());
+    write_if_changed(
+        &v2_dir.join("src/lib.rs"),
+        &fs::read(fixture.join("src/lib.rs")).expect("fixture source"),
+    );
+    if !v2_dir.join("Cargo.lock").exists() {
+        fs::copy(crate_dir.join("Cargo.lock"), v2_dir.join("Cargo.lock")).expect("lock file");
+    }
+    // A target directory of its own: the two versions' libraries have one
+    // name, and cargo does not copy a fresh one into place again.
+    let v2_target = target.join("oot-module-v2");
+    artifacts.cargo(&["build"], &v2_target, &v2_dir);
+    install(&v2_target.join(artifacts_profile_dir(artifacts)).join("liboot_module.so"), &out, OOT_MODULE_V2);
 
     let c_source = workspace_root().join("tests/fixtures/not_a_module/not_a_module.c");
     let so = out.join(format!("lib{NOT_A_MODULE}.so.tmp{}", std::process::id()));

@@ -26,7 +26,12 @@ pub mod oot {
     pub const SLEEP: Method<u64, ()> = Method::new(12);
     /// Recurses this deep with 1 KiB of stack per level.
     pub const RECURSE: Method<u32, u64> = Method::new(13);
+    /// The module's version.
+    pub const VERSION: Method<(), String> = Method::new(14);
 }
+
+/// A compose entry: the 1 MiB RAM device `ram_dev`, pool 301.0.
+pub const RAM_DEV_ENTRY: &str = "  - mod_name: chimaera_bdev\n    pool_name: ram_dev\n    pool_query: local\n    pool_id: 301.0\n    capacity: 1M\n    bdev_type: ram\n";
 
 /// The example module's echo (see `chimods/custom`).
 pub const ECHO: Method<Vec<u8>, Vec<u8>> = Method::new(11);

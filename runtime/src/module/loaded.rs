@@ -107,6 +107,18 @@ impl LoadedModule {
         Ok(LoadedModule { mod_name: mod_name.to_owned(), path: path.to_owned(), version, vtable })
     }
 
+    /// The name the module calls itself (its crate's name).
+    pub fn exported_name(&self) -> &str {
+        // SAFETY: a 'static string of the module, which is never unloaded.
+        unsafe { self.vtable.name.as_str() }
+    }
+
+    /// The same module, reported as loaded from `path` (a live upgrade
+    /// loads a private copy of the operator's file).
+    pub fn reported_at(self, path: &Path) -> LoadedModule {
+        LoadedModule { path: path.to_owned(), ..self }
+    }
+
     /// The name it was loaded as.
     pub fn mod_name(&self) -> &str {
         &self.mod_name

@@ -1,6 +1,7 @@
 //! Loads each module once and hands out shared references to it.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -68,6 +69,62 @@ impl ModuleManager {
             self.loaded.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
         modules.sort_by(|a, b| a.mod_name().cmp(b.mod_name()));
         modules
+    }
+
+    /// The module `mod_name` if it is loaded.
+    pub fn get(&self, mod_name: &str) -> Option<Arc<LoadedModule>> {
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).get(mod_name).cloned()
+    }
+
+    /// Loads the library at `path` as a new version of `mod_name`, checked
+    /// as at start, without making it the one new pools use yet (see
+    /// [`ModuleManager::replace`]). The file is copied to a private file
+    /// first and that copy loaded (then unlinked; its mapping stays): the
+    /// dynamic loader hands back the library already loaded for a path it
+    /// has seen, and an operator's file overwritten in place must never
+    /// change the code of the running version.
+    /// The error names the operator's file, never the copy.
+    pub fn load_new_version(&self, mod_name: &str, path: &Path) -> Result<LoadedModule, String> {
+        let copy_error = |reason: String| ModuleError::Open { path: path.to_owned(), reason }.to_string();
+        let mut source = std::fs::File::open(path).map_err(|e| copy_error(e.to_string()))?;
+        let mut copy = tempfile::Builder::new()
+            .prefix(&format!("lib{mod_name}-upgrade-"))
+            .suffix(".so")
+            .tempfile()
+            .map_err(|e| copy_error(format!("cannot make a private copy to load: {e}")))?;
+        std::io::copy(&mut source, copy.as_file_mut())
+            .map_err(|e| copy_error(format!("cannot copy it: {e}")))?;
+        let module = LoadedModule::load(mod_name, copy.path(), self.host)
+            .map_err(|e| {
+                e.to_string().replace(&copy.path().display().to_string(), &path.display().to_string())
+            })?
+            .reported_at(path);
+        if module.exported_name() != mod_name {
+            return Err(ModuleError::NotAModule {
+                path: path.to_owned(),
+                reason: format!("it is module `{}`, not `{mod_name}`", module.exported_name()),
+            }
+            .to_string());
+        }
+        Ok(module)
+    }
+
+    /// Makes `module` the version of its name that new pools use; the
+    /// version it replaces is remembered (and stays loaded).
+    pub fn replace(&self, module: Arc<LoadedModule>) {
+        let old = self
+            .loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(module.mod_name().to_owned(), module.clone());
+        if let Some(old) = old {
+            self.replaced
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(module.mod_name().to_owned())
+                .or_default()
+                .push(old.version().to_owned());
+        }
     }
 
     /// The versions of `mod_name` that live upgrades replaced, oldest first.

@@ -12,9 +12,11 @@ mod host_api;
 mod loaded;
 mod manager;
 mod search_path;
+mod upgrade;
 
 pub use error::ModuleError;
 pub use host_api::HostContext;
 pub use loaded::{CreateError, LoadedModule};
 pub use manager::ModuleManager;
 pub use search_path::{MODULE_PATH_ENV, ModuleSearchPath};
+pub use upgrade::upgrade_module;

@@ -6,7 +6,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use chimod_sdk::{PoolId, PoolInfo, PoolQuery};
 
-use super::{Container, PoolError};
+use arc_swap::ArcSwap;
+
+use super::{Container, Gate, PoolError};
 use crate::config::ComposeEntry;
 use crate::module::ModuleManager;
 
@@ -41,7 +43,10 @@ impl From<&ComposeEntry> for PoolSpec {
 #[derive(Debug)]
 pub struct Pool {
     spec: PoolSpec,
-    container: Container,
+    /// Swapped by a live module upgrade, with the gate held and no task
+    /// inside.
+    container: ArcSwap<Container>,
+    gate: Gate,
     /// Tasks its container ran on this node.
     pub tasks: AtomicU64,
     /// Those of them that failed (an error or a panic).
@@ -59,9 +64,27 @@ impl Pool {
         self.spec.pool_id
     }
 
-    /// This node's container.
-    pub fn container(&self) -> &Container {
-        &self.container
+    /// This node's container now.
+    pub fn container(&self) -> Arc<Container> {
+        self.container.load_full()
+    }
+
+    /// Runs one of the container's methods, through the pool's gate.
+    pub fn call(&self, method: u32, input: &[u8]) -> Result<Vec<u8>, crate::module::CreateError> {
+        let _inside = self.gate.enter();
+        self.container.load().call(method, input)
+    }
+
+    /// The gate its tasks pass (held by a live module upgrade).
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// Puts `container` in place of the current one, which is destroyed
+    /// once nothing uses it any more. Only with the gate held and no task
+    /// inside (a live module upgrade).
+    pub fn replace_container(&self, container: Container) {
+        self.container.store(Arc::new(container));
     }
 }
 
@@ -127,7 +150,13 @@ impl PoolManager {
         // Another creation may have taken the id or name meanwhile; the new
         // container is then dropped (destroyed) and the error returned.
         pools.check_free(&spec)?;
-        let pool = Arc::new(Pool { spec, container, tasks: AtomicU64::new(0), errors: AtomicU64::new(0) });
+        let pool = Arc::new(Pool {
+            spec,
+            container: ArcSwap::from_pointee(container),
+            gate: Gate::default(),
+            tasks: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        });
         pools.by_name.insert(pool.spec.pool_name.clone(), pool.id());
         pools.by_id.insert(pool.id(), pool.clone());
         pools.order.push(pool.id());

@@ -6,10 +6,12 @@
 
 mod container;
 mod error;
+mod gate;
 mod manager;
 mod record;
 
 pub use container::Container;
 pub use error::PoolError;
+pub use gate::{Gate, Inside};
 pub use manager::{Pool, PoolManager, PoolSpec};
 pub use record::{OpenNotes, PoolRecord, RECORD_FILE, RecordError, RecordGuard, Recorded};

@@ -329,12 +329,12 @@ mod tests {
     #[test]
     fn a_malformed_record_is_moved_aside_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(RECORD_FILE), "{\"format\": 1, \"pools\": [").unwrap();
+        fs::write(dir.path().join(RECORD_FILE), "{\"format\": 1, \"pools\": [}").unwrap();
         let (record, notes) = PoolRecord::open(dir.path(), HashSet::new()).unwrap();
         assert!(record.entries().is_empty());
         let (aside, why) = notes.moved_aside.expect("moved aside");
         assert!(why.contains("not a pool record"), "{why}");
-        assert_eq!(fs::read_to_string(aside).unwrap(), "{\"format\": 1, \"pools\": [");
+        assert_eq!(fs::read_to_string(aside).unwrap(), "{\"format\": 1, \"pools\": [}");
         assert!(!dir.path().join(RECORD_FILE).exists());
     }
 

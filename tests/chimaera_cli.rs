@@ -1,0 +1,162 @@
+//! The `chimaera` command end to end against real runtimes: every
+//! subcommand, its output (tables and JSON) and its failure exits.
+
+use std::process::Command;
+
+use chimaera_test_support::{RAM_DEV_ENTRY, RuntimeProcess, SMALL_CONFIG, artifacts};
+use serde_json::Value;
+
+/// A runtime `chimaera runtime start --background` starts; it is stopped
+/// (and its memory removed) on every path.
+struct Background {
+    spec: RuntimeProcess,
+}
+
+impl Background {
+    fn new() -> Background {
+        Background { spec: RuntimeProcess::new(SMALL_CONFIG) }
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(artifacts().bin("chimaera"))
+            .args(args)
+            .current_dir(self.spec.dir())
+            .env("CHI_SERVER_CONF", self.spec.config_path())
+            .env("CHI_STATE_DIR", self.spec.dir().join("state"))
+            .env("CHI_REPO_PATH", artifacts().dir())
+            .env_remove("CHI_NODE_ADDRESS")
+            .output()
+            .expect("run chimaera");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "chimaera {args:?}:\n{out}{err}");
+        out
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(out.trim())
+            .unwrap_or_else(|e| panic!("chimaera {args:?}: not JSON ({e}):\n{out}"))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.run(&["runtime", "stop", "--timeout", "20"]);
+        self.spec.remove_shared_memory();
+    }
+}
+
+/// `ram_dev` (301.0) and a pool of the example module (400.0).
+fn pools_file() -> String {
+    format!(
+        "compose:
+{RAM_DEV_ENTRY}  - mod_name: chimaera_custom_mod
+    pool_name: mine
+    pool_query: local
+    pool_id: 400.0
+    custom_param1: a
+    custom_param2: b
+"
+    )
+}
+
+#[test]
+fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
+    let rt = Background::new();
+    let file = rt.spec.dir().join("pools.yaml");
+    std::fs::write(&file, pools_file()).unwrap();
+    let file = file.display().to_string();
+
+    let (code, _, err) = rt.run(&["pool", "list"]);
+    assert_eq!(code, 1, "no runtime yet");
+    assert!(err.starts_with("chimaera: no Chimaera runtime is running"), "{err}");
+
+    let out = rt.ok(&["runtime", "start", "--background"]);
+    assert!(out.starts_with("chimaera runtime ready: identity"), "{out}");
+    let status = rt.json(&["runtime", "status", "--json"]);
+    assert_eq!(status["node_id"], 0);
+    assert!(status["workers"].as_array().is_some_and(|w| w.len() == 2), "{status}");
+
+    let out = rt.ok(&["compose", &file]);
+    assert!(out.contains("compose[0] chimaera_bdev 301.0 `ram_dev`: created"), "{out}");
+    let pools = rt.json(&["pool", "list", "--json"]);
+    let ids: Vec<&str> = pools.as_array().unwrap().iter().map(|p| p["pool_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["1.0", "301.0", "400.0"]);
+    assert_eq!(pools[1]["mod_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(pools[1]["nodes"], serde_json::json!([0]));
+    assert_eq!(pools[1]["params"]["capacity"], "1M");
+    let table = rt.ok(&["pool", "list"]);
+    assert!(table.lines().next().unwrap().starts_with("ID     NAME"), "{table}");
+
+    let stats = rt.json(&["pool", "stats", "301.0", "--json"]);
+    assert_eq!(stats["module_stats"]["bdev_type"], "ram", "{stats}");
+    assert_eq!(stats["module_stats"]["capacity"], 1 << 20);
+    let view = rt.json(&["monitor", "--once", "--json", "-i", "0.2"]);
+    assert_eq!(view["workers"].as_array().unwrap().len(), 2, "{view}");
+    assert!(
+        view["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pool_id"] == "301.0" && p["module"]["writes.count_per_s"] == 0.0),
+        "{view}"
+    );
+    let screen = rt.ok(&["monitor", "--once", "-i", "0.1"]);
+    assert!(screen.contains("WORKER") && screen.contains("ram_dev"), "{screen}");
+    let modules = rt.json(&["module", "list", "--json"]);
+    assert!(
+        modules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mod_name"] == "chimaera_bdev" && m["pools"] == serde_json::json!(["301.0"])),
+        "{modules}"
+    );
+
+    assert_eq!(rt.ok(&["pool", "destroy", "400.0"]).trim(), "pool 400.0 destroyed");
+    let (code, _, err) = rt.run(&["pool", "destroy", "400.0"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no pool 400.0 on this node"), "{err}");
+    let (code, _, err) = rt.run(&["pool", "stats", "4x"]);
+    assert_eq!(code, 2, "a bad pool id is a usage error: {err}");
+    let (code, _, err) = rt.run(&["monitor", "-i", "0"]);
+    assert_eq!(code, 2, "{err}");
+
+    let out = rt.ok(&["runtime", "restart"]);
+    assert!(out.contains("stopped") && out.contains("pools 0 created 0 failed 1 restored"), "{out}");
+    let ids: Vec<String> = rt
+        .json(&["pool", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pool_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["1.0", "301.0"], "the destroyed pool stays destroyed");
+
+    let out = rt.ok(&["compose", &file, "--destroy"]);
+    assert!(out.contains("400.0 `mine`: not there") && out.contains("301.0 `ram_dev`: destroyed"), "{out}");
+    assert!(rt.ok(&["runtime", "stop"]).contains("stopped"));
+    let (code, _, err) = rt.run(&["runtime", "stop"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = rt.run(&["runtime", "start", "--background", "--config", "/nonexistent.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent.yaml"), "{err}");
+}
+
+#[test]
+fn help_completions_and_bench_are_there() {
+    let rt = Background::new();
+    let help = rt.ok(&["--help"]);
+    for needle in ["runtime", "compose", "pool", "module", "monitor", "bench", "Examples:", "Exit codes"] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let bash = rt.ok(&["completions", "bash"]);
+    assert!(bash.contains("_chimaera") && bash.contains("upgrade"), "{bash}");
+    let bench = rt.ok(&["bench", "--help"]);
+    assert!(bench.contains("chimaera_bench") || bench.contains("--tasks"), "{bench}");
+}
