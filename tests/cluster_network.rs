@@ -190,31 +190,42 @@ fn chimaera_compose_creates_broadcast_pools_on_every_node_and_data_crosses_nodes
     let again = String::from_utf8_lossy(&again.stdout).into_owned();
     assert!(stdout.contains("`shared_ram`: created on every node (3)"), "{stdout}");
     assert!(again.contains("`shared_ram`: already exists on every node (3)"), "{again}");
-    // Node 1 restarts and loses its pools: each node says what it did.
+    // Node 1 restarts: from its own record it creates the pools again.
+    // Restarted without its record (a replaced machine), it has lost them,
+    // and each node says what it did.
     let mut nodes = nodes;
     let restarted = nodes.remove(1).kill_keeping_state().start();
-    // Once node 0 reaches the new node 1 again (a frame sent into the old
-    // connection before it notices is lost, and waits out wait_for_restart).
-    let ping = chimod_sdk::admin::PING.encode_input(&()).unwrap();
-    chimaera_test_support::poll_until(
-        "node 0 reaching the restarted node 1",
-        Duration::from_secs(60),
-        Duration::from_millis(50),
-        || {
-            let task = TaskSpec {
-                route: Route::Node(1),
-                ..TaskSpec::new(PoolId::ADMIN, chimod_sdk::admin::PING.id, &ping)
-            };
-            client.submit(&task).and_then(|t| t.wait(Some(Duration::from_secs(2)))).is_ok()
-        },
-    );
-    let third = std::process::Command::new(chimaera_test_support::artifacts().bin("chimaera_compose"))
-        .arg(&compose)
-        .env("CHI_NODE_ADDRESS", "127.0.0.1")
-        .output()
-        .unwrap();
-    let third = String::from_utf8_lossy(&third.stdout).into_owned();
-    assert!(third.contains("`shared_ram`: created on node 1; already exists on nodes 0, 2"), "{third}");
+    let compose_again = || {
+        // Once node 0 reaches the new node 1 again (a frame sent into the
+        // old connection before it notices is lost, and waits out
+        // wait_for_restart).
+        let ping = chimod_sdk::admin::PING.encode_input(&()).unwrap();
+        chimaera_test_support::poll_until(
+            "node 0 reaching the restarted node 1",
+            Duration::from_secs(60),
+            Duration::from_millis(50),
+            || {
+                let task = TaskSpec {
+                    route: Route::Node(1),
+                    ..TaskSpec::new(PoolId::ADMIN, chimod_sdk::admin::PING.id, &ping)
+                };
+                client.submit(&task).and_then(|t| t.wait(Some(Duration::from_secs(2)))).is_ok()
+            },
+        );
+        let out = std::process::Command::new(chimaera_test_support::artifacts().bin("chimaera_compose"))
+            .arg(&compose)
+            .env("CHI_NODE_ADDRESS", "127.0.0.1")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let third = compose_again();
+    assert!(third.contains("`shared_ram`: already exists on every node (3)"), "{third}");
+    let spec = restarted.kill_keeping_state();
+    std::fs::remove_dir_all(spec.dir().join("state")).unwrap();
+    let restarted = spec.start();
+    let fourth = compose_again();
+    assert!(fourth.contains("`shared_ram`: created on node 1; already exists on nodes 0, 2"), "{fourth}");
     drop(restarted);
 }
 

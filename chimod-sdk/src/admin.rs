@@ -113,10 +113,10 @@ pub const CLUSTER_POOLS: Method<(), Vec<NodePools>> = Method::new(FIRST_MODULE_M
 ///
 /// ```
 /// use chimod_sdk::admin::{UPGRADE_MODULE, UpgradeModule};
-/// let req = UpgradeModule { mod_name: "chimaera_bdev".into(), path: "/opt/new/libchimaera_bdev.so".into(), drain_timeout_ms: 10_000 };
+/// let req = UpgradeModule { mod_name: "chimaera_bdev".into(), path: "/opt/new/libchimaera_bdev.so".into(), drain_timeout_ms: 10_000, cluster: false };
 /// assert!(UPGRADE_MODULE.encode_input(&req).is_ok());
 /// ```
-pub const UPGRADE_MODULE: Method<UpgradeModule, UpgradeOutcome> = Method::new(FIRST_MODULE_METHOD + 13);
+pub const UPGRADE_MODULE: Method<UpgradeModule, Vec<UpgradeOutcome>> = Method::new(FIRST_MODULE_METHOD + 13);
 
 /// A live module upgrade to make (see [`UPGRADE_MODULE`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,16 +128,22 @@ pub struct UpgradeModule {
     /// How long each pool's running tasks may take to finish before the
     /// upgrade gives up (leaving the old version serving), in milliseconds.
     pub drain_timeout_ms: u64,
+    /// Upgrade every node of the cluster, one node at a time in node order
+    /// (this one first), stopping at the first node that fails; the path
+    /// must name the library on every node.
+    pub cluster: bool,
 }
 
 /// What a live module upgrade did.
 ///
 /// ```
-/// let o = chimod_sdk::admin::UpgradeOutcome { mod_name: "m".into(), old_version: "0.1.0".into(), new_version: "0.2.0".into(), pools: vec![] };
+/// let o = chimod_sdk::admin::UpgradeOutcome { node_id: 0, mod_name: "m".into(), old_version: "0.1.0".into(), new_version: "0.2.0".into(), pools: vec![] };
 /// assert_ne!(o.old_version, o.new_version);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradeOutcome {
+    /// The node that upgraded.
+    pub node_id: u32,
     /// The module.
     pub mod_name: String,
     /// The version that served before.

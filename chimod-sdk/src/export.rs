@@ -43,6 +43,8 @@ pub const fn vtable<M: ChiMod>(name: &'static str, version: &'static str) -> Mod
         stats: stats::<M>,
         flush: flush::<M>,
         destroy: destroy::<M>,
+        hand_over: hand_over::<M>,
+        take_over: take_over::<M>,
     }
 }
 
@@ -73,6 +75,47 @@ unsafe extern "C" fn create<M: ChiMod>(
             unsafe { *instance = Box::into_raw(boxed).cast() };
             Ok(Vec::new())
         })
+    })
+}
+
+unsafe extern "C" fn take_over<M: ChiMod>(
+    info: *const AbiPoolInfo,
+    params: AbiStr,
+    state: AbiBytes,
+    instance: *mut *mut c_void,
+    adopted: *mut u32,
+    out: OutBuf,
+) -> Status {
+    // SAFETY: as in `create`; `state` is valid for this call too.
+    let (info, params, state) = unsafe { (pool_info(&*info), params.as_str(), state.as_slice()) };
+    let label = info.to_string();
+    guarded(out, || {
+        logging::with_pool(&label, || {
+            let decode =
+                || decode_params::<M::Params>(params).map_err(|e| (Status::BAD_PARAMS, e.to_string()));
+            let (module, took) = match M::take_over(&info, decode()?, state) {
+                Some(made) => (made.map_err(|e| (Status::ERROR, e.to_string()))?, 1),
+                None => (M::create(&info, decode()?).map_err(|e| (Status::ERROR, e.to_string()))?, 0),
+            };
+            let boxed = Box::new(Instance { module, label: label.clone() });
+            // SAFETY: `instance` and `adopted` are valid out-pointers from the host.
+            unsafe {
+                *instance = Box::into_raw(boxed).cast();
+                *adopted = took;
+            }
+            Ok(Vec::new())
+        })
+    })
+}
+
+unsafe extern "C" fn hand_over<M: ChiMod>(instance: *const c_void, given: *mut u32, out: OutBuf) -> Status {
+    // SAFETY: as in `call`; `given` is a valid out-pointer from the host.
+    let instance = unsafe { &*instance.cast::<Instance<M>>() };
+    guarded(out, || {
+        let state = logging::with_pool(&instance.label, || instance.module.hand_over());
+        // SAFETY: as above.
+        unsafe { *given = u32::from(state.is_some()) };
+        Ok(state.unwrap_or_default())
     })
 }
 

@@ -68,6 +68,57 @@ pub trait ChiMod: Sized + Send + Sync + 'static {
     fn destroy(self) -> Result<(), ModError> {
         Ok(())
     }
+
+    /// A live module upgrade asks the running container for the state the
+    /// next version should start from, once no task runs in it: bytes in a
+    /// format both versions agree on (the container keeps serving if the
+    /// upgrade fails later, so it must not give its state away). The
+    /// default hands over nothing, and the new version is created from the
+    /// pool's parameters.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use chimod_sdk::{ChiMod, ModError, NoParams, PoolInfo};
+    /// struct Counter(AtomicU64);
+    /// impl ChiMod for Counter {
+    ///     type Params = NoParams;
+    ///     fn create(_: &PoolInfo, _: NoParams) -> Result<Self, ModError> {
+    ///         Ok(Counter(AtomicU64::new(0)))
+    ///     }
+    ///     fn hand_over(&self) -> Option<Vec<u8>> {
+    ///         Some(self.0.load(Ordering::Relaxed).to_le_bytes().to_vec())
+    ///     }
+    ///     fn take_over(_: &PoolInfo, _: NoParams, state: &[u8]) -> Option<Result<Self, ModError>> {
+    ///         let n = u64::from_le_bytes(state.try_into().ok()?);
+    ///         Some(Ok(Counter(AtomicU64::new(n))))
+    ///     }
+    /// }
+    /// let old = Counter(AtomicU64::new(7));
+    /// let state = old.hand_over().unwrap();
+    /// let pool = PoolInfo {
+    ///     pool_id: chimod_sdk::PoolId::new(400, 0),
+    ///     pool_name: "counter".into(),
+    ///     mod_name: "counter_mod".into(),
+    ///     pool_query: chimod_sdk::PoolQuery::Local,
+    ///     node_id: 0,
+    ///     container_id: 0,
+    /// };
+    /// let new = Counter::take_over(&pool, NoParams::default(), &state).unwrap().unwrap();
+    /// assert_eq!(new.0.load(Ordering::Relaxed), 7);
+    /// ```
+    fn hand_over(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// A live module upgrade creates the new version's container from the
+    /// old one's [`ChiMod::hand_over`] bytes: `None` (the default, or state
+    /// this version cannot read) means "create from the parameters"
+    /// ([`ChiMod::create`]); `Some(Err(..))` fails the upgrade, and the old
+    /// version keeps serving. See [`ChiMod::hand_over`] for an example.
+    fn take_over(pool: &PoolInfo, params: Self::Params, state: &[u8]) -> Option<Result<Self, ModError>> {
+        let _ = (pool, params, state);
+        None
+    }
 }
 
 /// Method numbers. Lifecycle methods are the same for every module; a

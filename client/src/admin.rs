@@ -69,17 +69,20 @@ impl<'c> AdminClient<'c> {
     /// Replaces module `mod_name`'s code with the library at `path` while its
     /// pools keep serving; each pool's running tasks may take `drain` to
     /// finish. Give the call a timeout longer than `drain` plus the
-    /// containers' creation ([`Client::set_call_timeout`]).
+    /// containers' creation ([`Client::set_call_timeout`]). With
+    /// `cluster`, every node upgrades in turn (one outcome per node).
     pub fn upgrade_module(
         &self,
         mod_name: &str,
         path: &str,
         drain: Duration,
-    ) -> Result<UpgradeOutcome, ClientError> {
+        cluster: bool,
+    ) -> Result<Vec<UpgradeOutcome>, ClientError> {
         let request = UpgradeModule {
             mod_name: mod_name.to_owned(),
             path: path.to_owned(),
             drain_timeout_ms: drain.as_millis() as u64,
+            cluster,
         };
         self.client.call_method(PoolId::ADMIN, UPGRADE_MODULE, &request)
     }

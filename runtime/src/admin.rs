@@ -7,7 +7,7 @@ use chimod_sdk::admin::{
     BulkStats, CANCEL_PERIODIC, CLUSTER_POOLS, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH,
     HEARTBEAT, LIST_MODULES, LIST_POOLS, ModuleDescription, NodeCreate, NodePools, NodeStats, PING,
     POOL_STATS, PeriodicStats, PoolDescription, PoolStats, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC,
-    STOP_RUNTIME, SchedulePeriodic, UPGRADE_MODULE, WorkerStats,
+    STOP_RUNTIME, SchedulePeriodic, UPGRADE_MODULE, UpgradeModule, UpgradeOutcome, WorkerStats,
 };
 use chimod_sdk::{PoolId, PoolQuery};
 use tracing::{info, warn};
@@ -50,9 +50,9 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
             POOL_STATS.handle(input, |id| pool_stats(node, id).map_err(Into::into)).map_err(text)
         }
         m if m == LIST_MODULES.id => LIST_MODULES.handle(input, |()| Ok(list_modules(node))).map_err(text),
-        m if m == UPGRADE_MODULE.id => UPGRADE_MODULE
-            .handle(input, |req| crate::module::upgrade_module(node, req).map_err(Into::into))
-            .map_err(text),
+        m if m == UPGRADE_MODULE.id => {
+            UPGRADE_MODULE.handle(input, |req| upgrade_module(node, req).map_err(Into::into)).map_err(text)
+        }
         m if m == CLUSTER_POOLS.id => CLUSTER_POOLS.handle(input, |()| Ok(cluster_pools(node))).map_err(text),
         m if m == HEARTBEAT.id => HEARTBEAT
             .handle(input, |()| {
@@ -87,15 +87,7 @@ fn create_pool_spread(node: &Node, req: CreatePool) -> Result<CreateOutcome, Str
     let mut failures = Vec::new();
     let mut done = Vec::new();
     for (n, call) in calls {
-        let outcome = match call {
-            Ok(completion) => completion.wait(),
-            Err(outcome) => outcome,
-        };
-        if outcome.status != crate::ipc::TaskStatus::Ok {
-            failures.push(format!("node {n}: {}", String::from_utf8_lossy(&outcome.output)));
-            continue;
-        }
-        match CREATE_POOL.decode_output(&outcome.output) {
+        match answer_of(CREATE_POOL, call) {
             Ok(CreateOutcome::Created) => done.push(NodeCreate { node_id: n, created: true }),
             Ok(CreateOutcome::AlreadyExists) => done.push(NodeCreate { node_id: n, created: false }),
             Ok(other) => failures.push(format!("node {n}: unexpected answer {other:?}")),
@@ -112,6 +104,25 @@ fn create_pool_spread(node: &Node, req: CreatePool) -> Result<CreateOutcome, Str
         (Err(e), true) => Err(e),
         (Err(e), false) => Err(format!("{e}; and on {}", failures.join("; "))),
     }
+}
+
+/// The decoded answer of an admin call to another node, waiting for it
+/// (suspending the task's fiber), or the error it ended with.
+fn answer_of<I, O: serde::de::DeserializeOwned + serde::Serialize>(
+    method: chimod_sdk::Method<I, O>,
+    call: Result<std::sync::Arc<crate::task::Completion>, crate::task::Outcome>,
+) -> Result<O, String>
+where
+    I: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let outcome = match call {
+        Ok(completion) => completion.wait(),
+        Err(outcome) => outcome,
+    };
+    if outcome.status != crate::ipc::TaskStatus::Ok {
+        return Err(String::from_utf8_lossy(&outcome.output).into_owned());
+    }
+    method.decode_output(&outcome.output).map_err(|e| e.to_string())
 }
 
 /// Get-or-create: the same id with the same module, name and parameters is
@@ -151,6 +162,31 @@ fn create_pool_here(node: &Node, req: CreatePool) -> Result<CreateOutcome, Strin
     }
     info!(pool_id = %id, "pool created through the admin pool");
     Ok(CreateOutcome::Created)
+}
+
+/// A live upgrade here and, with `cluster`, on every other node after it,
+/// one at a time in node order: a failing node stops the rollout, so the
+/// nodes after it keep the old version (the error says which did what).
+fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<Vec<UpgradeOutcome>, String> {
+    let cluster = req.cluster;
+    let here = crate::module::upgrade_module(node, UpgradeModule { cluster: false, ..req.clone() })?;
+    let mut done = vec![here];
+    let Some(network) = node.network.get().filter(|_| cluster) else { return Ok(done) };
+    let input =
+        UPGRADE_MODULE.encode_input(&UpgradeModule { cluster: false, ..req }).map_err(|e| e.to_string())?;
+    for n in (0..network.nodes() as u32).filter(|n| *n != network.node_id()) {
+        match answer_of(UPGRADE_MODULE, network.call(n, PoolId::ADMIN, UPGRADE_MODULE.id, &input, true)) {
+            Ok(mut outcomes) => done.append(&mut outcomes),
+            Err(e) => {
+                let ok: Vec<String> = done.iter().map(|o| o.node_id.to_string()).collect();
+                return Err(format!(
+                    "upgraded on node {}; node {n} failed: {e}; the nodes after it were not upgraded",
+                    ok.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(done)
 }
 
 fn schedule_periodic(node: &Node, req: SchedulePeriodic) -> Result<u64, String> {
@@ -243,16 +279,7 @@ fn cluster_pools(node: &Node) -> Vec<NodePools> {
         .collect();
     let mut all = vec![here];
     for (n, call) in calls {
-        let outcome = match call {
-            Ok(completion) => completion.wait(),
-            Err(outcome) => outcome,
-        };
-        let answer = if outcome.status == crate::ipc::TaskStatus::Ok {
-            LIST_POOLS.decode_output(&outcome.output).map_err(|e| e.to_string())
-        } else {
-            Err(String::from_utf8_lossy(&outcome.output).into_owned())
-        };
-        all.push(match answer {
+        all.push(match answer_of(LIST_POOLS, call) {
             Ok(pools) => NodePools { node_id: n, pools, error: None },
             Err(e) => NodePools { node_id: n, pools: Vec::new(), error: Some(e) },
         });

@@ -43,7 +43,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"CHIMOD\x00\x01");
 pub const ABI_VERSION: u32 =
     if cfg!(feature = "testing-abi-mismatch") { 1 + BASE_ABI_VERSION } else { BASE_ABI_VERSION };
 
-const BASE_ABI_VERSION: u32 = 2;
+const BASE_ABI_VERSION: u32 = 3;
 
 /// The version of the `chimod-sdk` crate, reported in mismatch errors.
 ///

@@ -88,6 +88,13 @@ abi_types! {
         pub flush: unsafe extern "C" fn(instance: *const c_void, out: OutBuf) -> Status,
         /// Destroys a container; the instance pointer is dead afterwards.
         pub destroy: unsafe extern "C" fn(instance: *mut c_void, out: OutBuf) -> Status,
+        /// A live upgrade: writes the state a container hands to the next
+        /// version to `out` and sets `*given` to 1, or sets it to 0.
+        pub hand_over: unsafe extern "C" fn(instance: *const c_void, given: *mut u32, out: OutBuf) -> Status,
+        /// A live upgrade: creates a container from the previous version's
+        /// `state` (`*adopted` = 1) or, when the module takes no state, from
+        /// `params` as `create` does (`*adopted` = 0).
+        pub take_over: unsafe extern "C" fn(info: *const AbiPoolInfo, params: AbiStr, state: AbiBytes, instance: *mut *mut c_void, adopted: *mut u32, out: OutBuf) -> Status,
     }
 
     /// What the host offers a module, handed over once at `init`.

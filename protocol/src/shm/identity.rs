@@ -59,6 +59,11 @@ impl ShmIdentity {
         ShmIdentity { node, ..self.clone() }
     }
 
+    /// The node address that names it, when several nodes share a machine.
+    pub fn node(&self) -> Option<IpAddr> {
+        self.node
+    }
+
     /// The user the runtime runs as, who owns its shared memory.
     pub fn uid(&self) -> u32 {
         self.uid

@@ -136,14 +136,7 @@ impl LoadedModule {
 
     /// Runs the module's create handler for one container.
     pub fn create(&self, info: &PoolInfo, params_json: &str) -> Result<NonNull<c_void>, CreateError> {
-        let abi_info = AbiPoolInfo {
-            pool_id: info.pool_id,
-            pool_name: AbiStr::new(&info.pool_name),
-            mod_name: AbiStr::new(&info.mod_name),
-            pool_query: info.pool_query as u32,
-            node_id: info.node_id,
-            container_id: info.container_id,
-        };
+        let abi_info = abi_pool_info(info);
         let mut instance: *mut c_void = std::ptr::null_mut();
         let mut out = Vec::new();
         // SAFETY: every pointer passed lives until the call returns; the
@@ -156,13 +149,47 @@ impl LoadedModule {
                 OutBuf::for_vec(&mut out),
             )
         };
-        match (status_result(status, out), NonNull::new(instance)) {
-            (Ok(_), Some(instance)) => Ok(instance),
-            (Ok(_), None) => {
-                Err(CreateError::Refused("create reported success but returned no container".into()))
-            }
-            (Err(e), _) => Err(e),
-        }
+        made(status, out, instance)
+    }
+
+    /// Runs the module's take-over handler: a container from the previous
+    /// version's `state`, or from the parameters if the module takes no
+    /// state; the flag says which.
+    pub fn take_over(
+        &self,
+        info: &PoolInfo,
+        params_json: &str,
+        state: &[u8],
+    ) -> Result<(NonNull<c_void>, bool), CreateError> {
+        let abi_info = abi_pool_info(info);
+        let mut instance: *mut c_void = std::ptr::null_mut();
+        let mut adopted = 0u32;
+        let mut out = Vec::new();
+        // SAFETY: as in `create`; `state` and `adopted` live until the call returns.
+        let status = unsafe {
+            (self.vtable.take_over)(
+                &abi_info,
+                AbiStr::new(params_json),
+                AbiBytes::new(state),
+                &mut instance,
+                &mut adopted,
+                OutBuf::for_vec(&mut out),
+            )
+        };
+        made(status, out, instance).map(|i| (i, adopted == 1))
+    }
+
+    /// The state a container hands to the next version, if it gives any.
+    ///
+    /// # Safety
+    /// `instance` must come from this module's `create` and be alive.
+    pub unsafe fn hand_over(&self, instance: NonNull<c_void>) -> Result<Option<Vec<u8>>, CallError> {
+        let mut given = 0u32;
+        let mut out = Vec::new();
+        // SAFETY: forwarded from the caller; `given` lives until the call returns.
+        let status =
+            unsafe { (self.vtable.hand_over)(instance.as_ptr(), &mut given, OutBuf::for_vec(&mut out)) };
+        status_result(status, out).map(|state| (given == 1).then_some(state))
     }
 
     /// Runs method `method` of a container.
@@ -215,6 +242,28 @@ impl LoadedModule {
         // SAFETY: forwarded from the caller; the module frees the instance.
         let status = unsafe { (self.vtable.destroy)(instance.as_ptr(), OutBuf::for_vec(&mut out)) };
         status_result(status, out).map(drop)
+    }
+}
+
+fn abi_pool_info(info: &PoolInfo) -> AbiPoolInfo {
+    AbiPoolInfo {
+        pool_id: info.pool_id,
+        pool_name: AbiStr::new(&info.pool_name),
+        mod_name: AbiStr::new(&info.mod_name),
+        pool_query: info.pool_query as u32,
+        node_id: info.node_id,
+        container_id: info.container_id,
+    }
+}
+
+/// A create's result: the instance, or why there is none.
+fn made(status: Status, out: Vec<u8>, instance: *mut c_void) -> Result<NonNull<c_void>, CreateError> {
+    match (status_result(status, out), NonNull::new(instance)) {
+        (Ok(_), Some(instance)) => Ok(instance),
+        (Ok(_), None) => {
+            Err(CreateError::Refused("create reported success but returned no container".into()))
+        }
+        (Err(e), _) => Err(e),
     }
 }
 

@@ -8,7 +8,9 @@
 //! created for each pool from the pool's parameters (a file bdev reopens
 //! its file); only when all exist are they swapped in, the old containers
 //! destroyed (which flushes them), the new version made the one new pools
-//! get, and the gates opened: held tasks run on the new version. Any
+//! get, and the gates opened: held tasks run on the new version. A module that implements
+//! `ChiMod::hand_over` / `take_over` gives its new version the old
+//! container's state instead. Any
 //! failure before the swap (bad file, ABI mismatch, a drain that does not
 //! finish, a create error) drops what was made and opens the gates: the old
 //! version serves on, and the error names the file or the pool. The old
@@ -17,7 +19,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chimod_sdk::PoolInfo;
 use chimod_sdk::admin::{PoolUpgrade, UpgradeModule, UpgradeOutcome};
 use tracing::{info, warn};
 
@@ -52,7 +53,7 @@ pub fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<UpgradeOutcome,
         pool.gate().hold();
     }
     let release = || pools.iter().for_each(|p| p.gate().release());
-    let made = drain_then_create(node, &pools, &new, drain);
+    let made = drain_then_create(&pools, &new, drain);
     let made = match made {
         Ok(made) => made,
         Err(e) => {
@@ -67,11 +68,11 @@ pub fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<UpgradeOutcome,
         }
     };
     let mut outcome = Vec::new();
-    for (pool, container) in pools.iter().zip(made) {
+    for (pool, (container, adopted)) in pools.iter().zip(made) {
         pool.replace_container(container);
         outcome.push(PoolUpgrade {
             pool_id: pool.id(),
-            state_handed_over: false,
+            state_handed_over: adopted,
             held_us: held.elapsed().as_micros() as u64,
         });
     }
@@ -87,6 +88,7 @@ pub fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<UpgradeOutcome,
         "module upgraded live"
     );
     Ok(UpgradeOutcome {
+        node_id: node.node_id,
         mod_name: name.to_owned(),
         old_version: old.version().to_owned(),
         new_version: new.version().to_owned(),
@@ -94,14 +96,14 @@ pub fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<UpgradeOutcome,
     })
 }
 
-/// Waits until no task is inside any of `pools`, then creates a container
-/// of `module` for each, in order.
+/// Waits until no task is inside any of `pools`, then makes a container of
+/// `module` for each, in order: from the old container's handed-over state
+/// when both versions support it (the flag), else from the parameters.
 fn drain_then_create(
-    node: &Node,
     pools: &[Arc<Pool>],
     module: &Arc<crate::module::LoadedModule>,
     drain: Duration,
-) -> Result<Vec<Container>, String> {
+) -> Result<Vec<(Container, bool)>, String> {
     let deadline = Instant::now() + drain;
     for pool in pools {
         // The upgrade runs as an admin task on a worker: it yields its
@@ -121,19 +123,11 @@ fn drain_then_create(
     let mut made = Vec::with_capacity(pools.len());
     for pool in pools {
         let s = pool.spec();
-        let info = PoolInfo {
-            pool_id: s.pool_id,
-            pool_name: s.pool_name.clone(),
-            mod_name: s.mod_name.clone(),
-            pool_query: s.pool_query,
-            node_id: node.node_id,
-            container_id: 0,
-        };
         let params =
             serde_json::to_string(&s.params).map_err(|e| format!("pool {}: parameters: {e}", s.pool_id))?;
-        let container = Container::create(module.clone(), info, &params)
+        let made_one = Container::take_over(module.clone(), &pool.container(), &params)
             .map_err(|e| format!("pool {}: the new version's create failed: {e}", s.pool_id))?;
-        made.push(container);
+        made.push(made_one);
     }
     Ok(made)
 }

@@ -34,6 +34,25 @@ impl Container {
         Ok(Container { module, instance, info })
     }
 
+    /// A container of `module` (a new version) for the pool `old` serves:
+    /// from `old`'s handed-over state when both versions support it (the
+    /// flag), else from the parameters.
+    pub fn take_over(
+        module: Arc<LoadedModule>,
+        old: &Container,
+        params_json: &str,
+    ) -> Result<(Container, bool), CreateError> {
+        // SAFETY: `old.instance` came from its module's create and lives
+        // until `old` drops.
+        let state = unsafe { old.module.hand_over(old.instance) }?;
+        let info = old.info.clone();
+        let (instance, adopted) = match state {
+            Some(state) => module.take_over(&info, params_json, &state)?,
+            None => (module.create(&info, params_json)?, false),
+        };
+        Ok((Container { module, instance, info }, adopted))
+    }
+
     /// What the module was told about this container's pool.
     pub fn info(&self) -> &PoolInfo {
         &self.info

@@ -25,6 +25,12 @@ pub enum ModuleCommand {
         mod_name: String,
         /// The new library (`lib<mod_name>.so` built against this SDK).
         path: PathBuf,
+        /// Upgrade every node of the cluster, one at a time in node order
+        /// (this node first); PATH must name the library on every node. A
+        /// failing node stops the rollout; the nodes after it keep the old
+        /// version.
+        #[arg(long)]
+        cluster: bool,
         #[command(flatten)]
         #[allow(missing_docs)]
         out: Printing,
@@ -35,8 +41,8 @@ pub enum ModuleCommand {
 pub fn run(command: &ModuleCommand, tool: &str) -> ExitCode {
     match command {
         ModuleCommand::List(out) => list(&out.client, out.json, tool),
-        ModuleCommand::Upgrade { mod_name, path, out } => {
-            super::upgrade::run(mod_name, path, &out.client, out.json, tool)
+        ModuleCommand::Upgrade { mod_name, path, cluster, out } => {
+            super::upgrade::run(mod_name, path, *cluster, out, tool)
         }
     }
 }
