@@ -36,22 +36,29 @@ fn an_out_of_tree_module_answers_calls() {
             &modules,
         )
         .unwrap();
-    let container = pool.container();
-    let reply = container.call(GREET.id, &GREET.encode_input(&"world".to_owned()).unwrap()).unwrap();
-    assert_eq!(GREET.decode_output(&reply).unwrap(), "hello, world!");
-    assert_eq!(container.info().pool_name, "greeter");
-    assert_eq!(container.module().version(), "0.3.0");
+    pool.with_container(|container| {
+        let reply = container.call(GREET.id, &GREET.encode_input(&"world".to_owned()).unwrap()).unwrap();
+        assert_eq!(GREET.decode_output(&reply).unwrap(), "hello, world!");
+        assert_eq!(container.info().pool_name, "greeter");
+        assert_eq!(container.module().version(), "0.3.0");
 
-    // A panic fails that call, with its message, and nothing else.
-    let err = container.call(PANIC.id, &PANIC.encode_input(&()).unwrap()).unwrap_err();
-    assert_eq!(err, CreateError::Panicked("module panicked: asked to panic in a call".into()));
-    let reply = container.call(GREET.id, &GREET.encode_input(&"again".to_owned()).unwrap()).unwrap();
-    assert_eq!(GREET.decode_output(&reply).unwrap(), "hello, again!");
+        // A panic fails that call, with its message, and nothing else.
+        let err = container.call(PANIC.id, &PANIC.encode_input(&()).unwrap()).unwrap_err();
+        assert_eq!(err, CreateError::Panicked("module panicked: asked to panic in a call".into()));
+        let reply = container.call(GREET.id, &GREET.encode_input(&"again".to_owned()).unwrap()).unwrap();
+        assert_eq!(GREET.decode_output(&reply).unwrap(), "hello, again!");
 
-    // Unknown methods and malformed input are errors, not crashes.
-    assert!(container.call(99, &[]).unwrap_err().to_string().contains("no method 99"));
-    assert!(container.call(GREET.id, &[0xff, 0xff]).unwrap_err().to_string().contains("malformed task data"));
-    assert_eq!(container.stats().unwrap()["calls"], 5);
+        // Unknown methods and malformed input are errors, not crashes.
+        assert!(container.call(99, &[]).unwrap_err().to_string().contains("no method 99"));
+        assert!(
+            container.call(GREET.id, &[0xff, 0xff]).unwrap_err().to_string().contains("malformed task data")
+        );
+        assert_eq!(container.stats().unwrap()["calls"], 5);
+    });
+    // Calls through the pool count as its tasks, looks at the container do not.
+    pool.call(GREET.id, &GREET.encode_input(&"counted".to_owned()).unwrap()).unwrap();
+    assert!(pool.call(99, &[]).is_err());
+    assert_eq!(pool.tasks(), 2);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use chimod_sdk::{PoolId, PoolQuery};
 use tracing::{info, warn};
 
 use crate::node::Node;
-use crate::pool::PoolSpec;
+use crate::pool::{Container, PoolSpec};
 use crate::stop::StopReason;
 
 /// Runs admin method `method` on encoded `input`; the error is the message
@@ -232,7 +232,7 @@ fn describe(pool: &crate::pool::Pool) -> PoolDescription {
         pool_id: s.pool_id,
         pool_name: s.pool_name.clone(),
         mod_name: s.mod_name.clone(),
-        mod_version: pool.container().module().version().to_owned(),
+        mod_version: pool.with_container(|c| c.module().version().to_owned()),
         pool_query: s.pool_query,
         params_json: serde_json::Value::Object(s.params.clone()).to_string(),
     }
@@ -241,13 +241,13 @@ fn describe(pool: &crate::pool::Pool) -> PoolDescription {
 fn pool_stats(node: &Node, id: PoolId) -> Result<PoolStats, String> {
     let pool = node.pools.get(id).ok_or_else(|| format!("no pool {id} on this node"))?;
     // A module whose stats fail still has the runtime's figures.
-    let module_json = match pool.container().stats() {
+    let module_json = match pool.with_container(Container::stats) {
         Ok(value) => value.to_string(),
         Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
     };
     Ok(PoolStats {
         pool: describe(&pool),
-        tasks: pool.tasks.load(Ordering::Relaxed),
+        tasks: pool.tasks(),
         errors: pool.errors.load(Ordering::Relaxed),
         module_json,
     })
@@ -373,7 +373,7 @@ fn bulk_stats(heap: &crate::bulk::BulkHeap) -> BulkStats {
 fn flush(node: &Node) -> Result<u32, String> {
     let pools = node.pools.list();
     for pool in &pools {
-        pool.container().flush().map_err(|e| format!("flushing pool {}: {e}", pool.id()))?;
+        pool.with_container(Container::flush).map_err(|e| format!("flushing pool {}: {e}", pool.id()))?;
     }
     Ok(pools.len() as u32)
 }

@@ -69,7 +69,10 @@ pub fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<UpgradeOutcome,
     };
     let mut outcome = Vec::new();
     for (pool, (container, adopted)) in pools.iter().zip(made) {
-        pool.replace_container(container);
+        if pool.replace_held_container(container).is_err() {
+            // Cannot be: the gates were held and empty since the drain.
+            warn!(pool = %pool.id(), "a pool was not held during the upgrade; it keeps its container");
+        }
         outcome.push(PoolUpgrade {
             pool_id: pool.id(),
             state_handed_over: adopted,
@@ -125,7 +128,9 @@ fn drain_then_create(
         let s = pool.spec();
         let params =
             serde_json::to_string(&s.params).map_err(|e| format!("pool {}: parameters: {e}", s.pool_id))?;
-        let made_one = Container::take_over(module.clone(), &pool.container(), &params)
+        let made_one = pool
+            .with_held_container(|old| Container::take_over(module.clone(), old, &params))
+            .ok_or_else(|| format!("pool {}: a task entered it during the upgrade", s.pool_id))?
             .map_err(|e| format!("pool {}: the new version's create failed: {e}", s.pool_id))?;
         made.push(made_one);
     }

@@ -5,19 +5,34 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Counts the tasks inside a pool's container; can hold new ones.
+///
+/// Two counters, entered and left, instead of one count inside: each task
+/// pays one atomic add on the way in and one on the way out, and `left` is
+/// also the pool's task count, so statistics cost nothing more.
 #[derive(Debug, Default)]
 pub struct Gate {
     held: AtomicBool,
-    inside: AtomicU64,
+    entered: AtomicU64,
+    left: AtomicU64,
+    /// Entries taken back because the gate was held (counted in `left`).
+    backed_out: AtomicU64,
 }
 
 /// A task inside the container; leaving (also by a panic) is on drop.
+/// An uncounted one (the runtime's own look at the container) is not a
+/// task of the pool.
 #[derive(Debug)]
-pub struct Inside<'g>(&'g Gate);
+pub struct Inside<'g> {
+    gate: &'g Gate,
+    counted: bool,
+}
 
 impl Drop for Inside<'_> {
     fn drop(&mut self) {
-        self.0.inside.fetch_sub(1, Ordering::Release);
+        if !self.counted {
+            self.gate.backed_out.fetch_add(1, Ordering::Relaxed);
+        }
+        self.gate.left.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -25,15 +40,25 @@ impl Gate {
     /// Enters; while the gate is held, the task yields its fiber (its
     /// worker runs other work meanwhile) and tries again.
     pub fn enter(&self) -> Inside<'_> {
+        let mut inside = self.enter_uncounted();
+        inside.counted = true;
+        inside
+    }
+
+    /// Enters as [`Gate::enter`] does, for something that is not one of the
+    /// pool's tasks (statistics, a flush): it is not counted in
+    /// [`Gate::passed`].
+    pub fn enter_uncounted(&self) -> Inside<'_> {
         loop {
             if !self.held.load(Ordering::Acquire) {
                 // SeqCst on both sides: either the upgrade sees this task
                 // inside, or this task sees the gate held and backs out.
-                self.inside.fetch_add(1, Ordering::SeqCst);
+                self.entered.fetch_add(1, Ordering::SeqCst);
                 if !self.held.load(Ordering::SeqCst) {
-                    return Inside(self);
+                    return Inside { gate: self, counted: false };
                 }
-                self.inside.fetch_sub(1, Ordering::SeqCst);
+                self.backed_out.fetch_add(1, Ordering::SeqCst);
+                self.left.fetch_add(1, Ordering::SeqCst);
             }
             crate::worker::yield_current_fiber();
         }
@@ -49,9 +74,22 @@ impl Gate {
         self.held.store(false, Ordering::SeqCst);
     }
 
-    /// Tasks inside now.
+    /// Whether the gate is held with nobody inside: the one state in which
+    /// a pool's container may be replaced.
+    pub fn is_held_empty(&self) -> bool {
+        self.held.load(Ordering::SeqCst) && self.inside() == 0
+    }
+
+    /// Tasks inside now. `left` is read first: a task entering meanwhile
+    /// makes the figure larger, never a false zero.
     pub fn inside(&self) -> u64 {
-        self.inside.load(Ordering::SeqCst)
+        let left = self.left.load(Ordering::SeqCst);
+        self.entered.load(Ordering::SeqCst).saturating_sub(left)
+    }
+
+    /// Tasks that passed through the gate since the pool was created.
+    pub fn passed(&self) -> u64 {
+        self.left.load(Ordering::Relaxed).saturating_sub(self.backed_out.load(Ordering::Relaxed))
     }
 }
 
@@ -81,5 +119,6 @@ mod tests {
         waiter.join().unwrap();
         assert!(entered.load(Ordering::SeqCst));
         assert_eq!(gate.inside(), 0);
+        assert_eq!(gate.passed(), 2, "each task once, not its tries");
     }
 }

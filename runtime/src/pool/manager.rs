@@ -1,12 +1,10 @@
 //! Pools by id and by name: create, look up, destroy.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chimod_sdk::{PoolId, PoolInfo, PoolQuery};
-
-use arc_swap::ArcSwap;
 
 use super::{Container, Gate, PoolError};
 use crate::config::ComposeEntry;
@@ -43,13 +41,13 @@ impl From<&ComposeEntry> for PoolSpec {
 #[derive(Debug)]
 pub struct Pool {
     spec: PoolSpec,
-    /// Swapped by a live module upgrade, with the gate held and no task
-    /// inside.
-    container: ArcSwap<Container>,
+    /// Owned (from `Box::into_raw`). Read only by whoever passed the gate;
+    /// replaced only by a live upgrade while the gate is held and nobody is
+    /// inside, so a reader never sees it freed (and the hot path pays for
+    /// one plain load, no reference count).
+    container: AtomicPtr<Container>,
     gate: Gate,
-    /// Tasks its container ran on this node.
-    pub tasks: AtomicU64,
-    /// Those of them that failed (an error or a panic).
+    /// Tasks of it that failed (an error or a panic).
     pub errors: AtomicU64,
 }
 
@@ -64,15 +62,26 @@ impl Pool {
         self.spec.pool_id
     }
 
-    /// This node's container now.
-    pub fn container(&self) -> Arc<Container> {
-        self.container.load_full()
+    /// Runs `f` on this node's container, through the pool's gate (so a
+    /// live upgrade waits for it, and it waits for an upgrade); not counted
+    /// as one of the pool's tasks.
+    pub fn with_container<R>(&self, f: impl FnOnce(&Container) -> R) -> R {
+        let _inside = self.gate.enter_uncounted();
+        // SAFETY: the pointer is valid (owned by the pool) while a caller
+        // is inside the gate; see the field.
+        f(unsafe { &*self.container.load(Ordering::Acquire) })
     }
 
-    /// Runs one of the container's methods, through the pool's gate.
+    /// Runs one of the container's methods, as one of the pool's tasks.
     pub fn call(&self, method: u32, input: &[u8]) -> Result<Vec<u8>, crate::module::CreateError> {
         let _inside = self.gate.enter();
-        self.container.load().call(method, input)
+        // SAFETY: as in `with_container`.
+        unsafe { &*self.container.load(Ordering::Acquire) }.call(method, input)
+    }
+
+    /// Tasks its container ran on this node.
+    pub fn tasks(&self) -> u64 {
+        self.gate.passed()
     }
 
     /// The gate its tasks pass (held by a live module upgrade).
@@ -80,11 +89,32 @@ impl Pool {
         &self.gate
     }
 
-    /// Puts `container` in place of the current one, which is destroyed
-    /// once nothing uses it any more. Only with the gate held and no task
-    /// inside (a live module upgrade).
-    pub fn replace_container(&self, container: Container) {
-        self.container.store(Arc::new(container));
+    /// For a live upgrade, with the gate held and nobody inside: `f` on
+    /// the current container (`None` in any other state).
+    pub fn with_held_container<R>(&self, f: impl FnOnce(&Container) -> R) -> Option<R> {
+        // SAFETY: held and empty: nobody else reads the pointer until the
+        // gate opens, and only the upgrade holding it replaces it.
+        self.gate.is_held_empty().then(|| f(unsafe { &*self.container.load(Ordering::Acquire) }))
+    }
+
+    /// For a live upgrade, with the gate held and nobody inside: puts `new`
+    /// in place and destroys the old container; in any other state `new`
+    /// is handed back.
+    pub fn replace_held_container(&self, new: Container) -> Result<(), Container> {
+        if !self.gate.is_held_empty() {
+            return Err(new);
+        }
+        let old = self.container.swap(Box::into_raw(Box::new(new)), Ordering::AcqRel);
+        // SAFETY: came from `Box::into_raw`; nobody can reach it now.
+        drop(unsafe { Box::from_raw(old) });
+        Ok(())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // SAFETY: the last owner; the pointer came from `Box::into_raw`.
+        drop(unsafe { Box::from_raw(*self.container.get_mut()) });
     }
 }
 
@@ -152,9 +182,8 @@ impl PoolManager {
         pools.check_free(&spec)?;
         let pool = Arc::new(Pool {
             spec,
-            container: ArcSwap::from_pointee(container),
+            container: AtomicPtr::new(Box::into_raw(Box::new(container))),
             gate: Gate::default(),
-            tasks: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         });
         pools.by_name.insert(pool.spec.pool_name.clone(), pool.id());

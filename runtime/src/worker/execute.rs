@@ -301,7 +301,6 @@ pub(super) fn run(node: &Node, pool_id: PoolId, method: u32, input: &[u8]) -> Ou
     // Module panics are caught at the boundary; this catches the runtime's
     // own bugs, so one task's failure never takes its worker down.
     let result = catch_unwind(AssertUnwindSafe(|| pool.call(method, input)));
-    pool.tasks.fetch_add(1, Ordering::Relaxed);
     if !matches!(result, Ok(Ok(_))) {
         pool.errors.fetch_add(1, Ordering::Relaxed);
     }
