@@ -4,6 +4,10 @@
 use std::process::Command;
 
 use chimaera_test_support::{RAM_DEV_ENTRY, RuntimeProcess, SMALL_CONFIG, artifacts};
+use std::time::Duration;
+
+use chimaera_client::{BdevClient, Client};
+use chimod_sdk::PoolId;
 use serde_json::Value;
 
 /// A runtime `chimaera runtime start --background` starts; it is stopped
@@ -61,6 +65,12 @@ fn pools_file() -> String {
     pool_id: 400.0
     custom_param1: a
     custom_param2: b
+  - mod_name: chimaera_bdev
+    pool_name: {{dir}}/cli.dat
+    pool_query: local
+    pool_id: 302.0
+    capacity: 1M
+    bdev_type: file
 "
     )
 }
@@ -69,7 +79,7 @@ fn pools_file() -> String {
 fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
     let rt = Background::new();
     let file = rt.spec.dir().join("pools.yaml");
-    std::fs::write(&file, pools_file()).unwrap();
+    std::fs::write(&file, pools_file().replace("{dir}", &rt.spec.dir().display().to_string())).unwrap();
     let file = file.display().to_string();
 
     let (code, _, err) = rt.run(&["pool", "list"]);
@@ -86,7 +96,14 @@ fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
     assert!(out.contains("compose[0] chimaera_bdev 301.0 `ram_dev`: created"), "{out}");
     let pools = rt.json(&["pool", "list", "--json"]);
     let ids: Vec<&str> = pools.as_array().unwrap().iter().map(|p| p["pool_id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["1.0", "301.0", "400.0"]);
+    assert_eq!(ids, ["1.0", "301.0", "302.0", "400.0"]);
+    let data = chimaera_test_support::pattern(3, 8192);
+    {
+        let client = Client::attach_port(rt.spec.port(), Duration::from_secs(10)).unwrap();
+        let mut buf = client.bulk_alloc(8192).unwrap();
+        buf.copy_from_slice(&data);
+        BdevClient::new(&client, PoolId::new(302, 0)).write_at(4096, &buf).unwrap();
+    }
     assert_eq!(pools[1]["mod_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(pools[1]["nodes"], serde_json::json!([0]));
     assert_eq!(pools[1]["params"]["capacity"], "1M");
@@ -114,7 +131,7 @@ fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["mod_name"] == "chimaera_bdev" && m["pools"] == serde_json::json!(["301.0"])),
+            .any(|m| m["mod_name"] == "chimaera_bdev" && m["pools"] == serde_json::json!(["301.0", "302.0"])),
         "{modules}"
     );
 
@@ -126,9 +143,12 @@ fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
     assert_eq!(code, 2, "a bad pool id is a usage error: {err}");
     let (code, _, err) = rt.run(&["monitor", "-i", "0"]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = rt.run(&["pool", "stats", "999.0"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no pool 999.0 on this node"), "{err}");
 
     let out = rt.ok(&["runtime", "restart"]);
-    assert!(out.contains("stopped") && out.contains("pools 0 created 0 failed 1 restored"), "{out}");
+    assert!(out.contains("stopped") && out.contains("pools 0 created 0 failed 2 restored"), "{out}");
     let ids: Vec<String> = rt
         .json(&["pool", "list", "--json"])
         .as_array()
@@ -136,13 +156,22 @@ fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
         .iter()
         .map(|p| p["pool_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ids, ["1.0", "301.0"], "the destroyed pool stays destroyed");
+    assert_eq!(ids, ["1.0", "301.0", "302.0"], "the destroyed pool stays destroyed");
+    {
+        let client = Client::attach_port(rt.spec.port(), Duration::from_secs(10)).unwrap();
+        let mut back = client.bulk_alloc(8192).unwrap();
+        BdevClient::new(&client, PoolId::new(302, 0)).read_at(4096, &mut back).unwrap();
+        assert!(back[..] == data[..], "the file device reopened with its data after the restart");
+    }
 
     let out = rt.ok(&["compose", &file, "--destroy"]);
     assert!(out.contains("400.0 `mine`: not there") && out.contains("301.0 `ram_dev`: destroyed"), "{out}");
     assert!(rt.ok(&["runtime", "stop"]).contains("stopped"));
-    let (code, _, err) = rt.run(&["runtime", "stop"]);
-    assert_eq!(code, 1, "{err}");
+    for args in [&["runtime", "stop"][..], &["pool", "list"], &["monitor", "--once"], &["module", "list"]] {
+        let (code, _, err) = rt.run(args);
+        assert_eq!(code, 1, "{args:?} without a runtime: {err}");
+        assert!(err.contains("no Chimaera runtime is running"), "{err}");
+    }
     let (code, _, err) = rt.run(&["runtime", "start", "--background", "--config", "/nonexistent.yaml"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent.yaml"), "{err}");

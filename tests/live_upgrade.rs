@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chimaera_client::{BdevClient, Client};
 use chimaera_test_support::{
-    GARBAGE_MODULE, GREETER, MISMATCHED_MODULE, NOT_A_MODULE, OOT_MODULE, OOT_MODULE_V2, RuntimeProcess,
-    StartedRuntime, artifacts, attach, fixture_modules, oot, pattern, pools_config,
+    GARBAGE_MODULE, GREETER, MISMATCHED_MODULE, NOT_A_MODULE, OOT_MODULE, OOT_MODULE_V2, RAM_DEV_ENTRY,
+    RuntimeProcess, StartedRuntime, artifacts, attach, fixture_modules, oot, pattern, pools_config,
 };
 use chimod_sdk::PoolId;
 
@@ -19,7 +19,7 @@ const FILE_DEV: PoolId = PoolId::new(300, 0);
 
 fn start() -> StartedRuntime {
     let config = format!(
-        "{}  - mod_name: chimaera_bdev\n    pool_name: {{dir}}/device.dat\n    pool_query: local\n    pool_id: 300.0\n    capacity: 4M\n    bdev_type: file\n",
+        "{}  - mod_name: chimaera_bdev\n    pool_name: {{dir}}/device.dat\n    pool_query: local\n    pool_id: 300.0\n    capacity: 4M\n    bdev_type: file\n{RAM_DEV_ENTRY}",
         pools_config("workers:\n  sched_threads: 2\n  slow_threads: 1\n", "")
     );
     RuntimeProcess::new(&config).env("CHI_REPO_PATH", fixture_modules()).start()
@@ -163,13 +163,37 @@ fn modules_upgraded_under_load_fail_no_task_and_the_new_version_answers() {
     assert!(out.contains("pool 500.0: state handed over; new tasks held"), "{out}");
     eprintln!("{out}");
     load.wait_for(2000);
-    // The file device's module too, while its pool is written and read.
+    // The bdev module too, while the file device is written and read: a
+    // block allocated before stays allocated, the RAM device keeps its bytes.
+    let ram = BdevClient::new(&client, PoolId::new(301, 0));
+    let mut buf = client.bulk_alloc(65536).unwrap();
+    buf.copy_from_slice(&pattern(42, 65536));
+    ram.write_at(8192, &buf).unwrap();
+    let held_block = BdevClient::new(&client, FILE_DEV).allocate(4096).unwrap();
     let bdev = artifacts().dir().join("libchimaera_bdev.so").display().to_string();
     let (code, out, err) = chimaera(&rt, &["module", "upgrade", "chimaera_bdev", &bdev, "--json"]);
     assert_eq!(code, 0, "{out}{err}");
     let outcome: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(outcome["pools"][0]["pool_id"], "300.0", "{out}");
-    assert_eq!(outcome["pools"][0]["state_handed_over"], false, "the bdev reopens its file: {out}");
+    let pools: Vec<_> = outcome["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["pool_id"].clone(), p["state_handed_over"].clone()))
+        .collect();
+    assert_eq!(
+        pools,
+        [
+            (serde_json::json!("300.0"), serde_json::json!(true)),
+            (serde_json::json!("301.0"), serde_json::json!(true))
+        ],
+        "{out}"
+    );
+    let mut back = client.bulk_alloc(65536).unwrap();
+    ram.read_at(8192, &mut back).unwrap();
+    assert!(back[..] == pattern(42, 65536)[..], "the RAM device's bytes survived the upgrade");
+    BdevClient::new(&client, FILE_DEV)
+        .free(&held_block)
+        .expect("a block allocated before the upgrade is still allocated");
     eprintln!("{out}");
     load.wait_for(2000);
     let checked = load.finish_without_failures();

@@ -39,6 +39,18 @@ fn my_shard() -> usize {
     })
 }
 
+/// Everything an allocator knows, handed to the next version of the
+/// module by a live upgrade so that blocks clients hold stay theirs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AllocatorState {
+    /// The bump pointer: space at and above it was never handed out.
+    pub bump: u64,
+    /// Free blocks by size class.
+    pub free: [Vec<u64>; 4],
+    /// Live blocks: offset and size.
+    pub live: Vec<(u64, u64)>,
+}
+
 /// One device's blocks.
 #[derive(Debug)]
 pub struct BlockAllocator {
@@ -63,6 +75,54 @@ impl BlockAllocator {
             used: AtomicU64::new(0),
             blocks_live: AtomicU64::new(0),
         }
+    }
+
+    /// What it knows now (consistent when no task runs on the device: a
+    /// live upgrade takes it after the drain).
+    pub fn snapshot(&self) -> AllocatorState {
+        let free = std::array::from_fn(|class| {
+            let mut offsets: Vec<u64> = self.free[class].iter().flat_map(|s| lock(s).clone()).collect();
+            offsets.sort_unstable();
+            offsets
+        });
+        let mut live: Vec<(u64, u64)> = self
+            .live
+            .iter()
+            .flat_map(|s| lock(s).iter().map(|(o, s)| (*o, *s)).collect::<Vec<_>>())
+            .collect();
+        live.sort_unstable();
+        AllocatorState { bump: self.bump.load(Ordering::Relaxed), free, live }
+    }
+
+    /// An allocator that continues from `state`, checked against this
+    /// device's capacity and block sizes (an error names what does not fit).
+    pub fn restore(capacity: u64, alignment: u64, state: &AllocatorState) -> Result<BlockAllocator, String> {
+        let a = BlockAllocator::new(capacity, alignment);
+        if state.bump > capacity {
+            return Err(format!("handed-over bump pointer {} is past the capacity {capacity}", state.bump));
+        }
+        for (class, offsets) in state.free.iter().enumerate() {
+            let size = a.sizes[class];
+            if let Some(bad) = offsets.iter().find(|o| o.checked_add(size).is_none_or(|end| end > state.bump))
+            {
+                return Err(format!(
+                    "handed-over free block at {bad} of {size} bytes is outside the used space"
+                ));
+            }
+            lock(&a.free[class][0]).extend_from_slice(offsets);
+        }
+        for &(offset, size) in &state.live {
+            if !a.is_block_size(size) || offset.checked_add(size).is_none_or(|end| end > state.bump) {
+                return Err(format!(
+                    "handed-over live block at {offset} of {size} bytes is not a block of this device"
+                ));
+            }
+            lock(&a.live[a.live_shard(offset)]).insert(offset, size);
+            a.used.fetch_add(size, Ordering::Relaxed);
+            a.blocks_live.fetch_add(1, Ordering::Relaxed);
+        }
+        a.bump.store(state.bump, Ordering::Relaxed);
+        Ok(a)
     }
 
     /// Bytes not in live blocks.
@@ -194,6 +254,24 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn a_restored_allocator_keeps_every_live_block_and_reuses_the_free_ones() {
+        let a = BlockAllocator::new(8 << 20, 4096);
+        let kept = a.allocate(64 << 10).unwrap();
+        let freed = a.allocate(4096).unwrap();
+        a.free(&freed).unwrap();
+        let state = a.snapshot();
+        let b = BlockAllocator::restore(8 << 20, 4096, &state).unwrap();
+        assert_eq!(b.snapshot(), state);
+        assert_eq!((b.remaining(), b.blocks_live()), (a.remaining(), a.blocks_live()));
+        assert!(b.free(&kept).is_ok(), "a block handed out before is still live");
+        assert_eq!(b.allocate(4096).unwrap(), freed, "the freed block comes back first");
+        let past = AllocatorState { bump: 9 << 20, ..state.clone() };
+        assert!(BlockAllocator::restore(8 << 20, 4096, &past).unwrap_err().contains("past the capacity"));
+        let odd = AllocatorState { live: vec![(0, 5000)], ..state };
+        assert!(BlockAllocator::restore(8 << 20, 4096, &odd).unwrap_err().contains("not a block"));
+    }
 
     fn no_overlap(blocks: &[Block]) {
         let mut by_offset: BTreeMap<u64, u64> = BTreeMap::new();

@@ -60,16 +60,40 @@ pub struct Bdev {
     reads: OpStats,
 }
 
-impl ChiMod for Bdev {
-    type Params = BdevParams;
+/// The hand-over format between versions of this module; a version that
+/// does not know it creates the device anew.
+const HAND_OVER_FORMAT: u32 = 1;
 
-    fn create(pool: &PoolInfo, params: BdevParams) -> Result<Self, ModError> {
+/// What one version of the module hands the next in a live upgrade.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct HandOver {
+    format: u32,
+    capacity: u64,
+    alignment: u64,
+    blocks: allocator::AllocatorState,
+    /// A RAM device's memfd, in this process.
+    memory_fd: Option<i32>,
+}
+
+impl Bdev {
+    fn from_hand_over(pool: &PoolInfo, params: BdevParams, state: &HandOver) -> Result<Bdev, ModError> {
         params.validate()?;
         let capacity = params.capacity.bytes();
-        let backend: Box<dyn Backend> = match params.bdev_type {
-            BdevType::Ram => Box::new(RamBackend::new(capacity)?),
-            BdevType::File => Box::new(FileBackend::open(Path::new(&pool.pool_name), capacity, &params)?),
+        let backend: Box<dyn Backend> = match (params.bdev_type, state.memory_fd) {
+            (BdevType::Ram, Some(fd)) => Box::new(RamBackend::adopt(fd, capacity)?),
+            _ => Box::new(FileBackend::open(Path::new(&pool.pool_name), capacity, &params)?),
         };
+        let blocks =
+            BlockAllocator::restore(capacity, params.alignment, &state.blocks).map_err(ModError::new)?;
+        Ok(Self::with_backend(pool, params, backend, blocks))
+    }
+
+    fn with_backend(
+        pool: &PoolInfo,
+        params: BdevParams,
+        backend: Box<dyn Backend>,
+        blocks: BlockAllocator,
+    ) -> Bdev {
         chimod_sdk::tracing::info!(
             "{} device {pool}: capacity {}, io_depth {}, alignment {}{}",
             params.bdev_type.name(),
@@ -83,14 +107,53 @@ impl ChiMod for Bdev {
                 (false, false) => "",
             }
         );
-        Ok(Bdev {
+        Bdev {
             label: format!("{} device {}", params.bdev_type.name(), pool.pool_name),
-            blocks: BlockAllocator::new(capacity, params.alignment),
+            blocks,
             params,
             backend,
             writes: OpStats::default(),
             reads: OpStats::default(),
-        })
+        }
+    }
+}
+
+impl ChiMod for Bdev {
+    type Params = BdevParams;
+
+    fn create(pool: &PoolInfo, params: BdevParams) -> Result<Self, ModError> {
+        params.validate()?;
+        let capacity = params.capacity.bytes();
+        let backend: Box<dyn Backend> = match params.bdev_type {
+            BdevType::Ram => Box::new(RamBackend::new(capacity)?),
+            BdevType::File => Box::new(FileBackend::open(Path::new(&pool.pool_name), capacity, &params)?),
+        };
+        let blocks = BlockAllocator::new(capacity, params.alignment);
+        Ok(Self::with_backend(pool, params, backend, blocks))
+    }
+
+    // A live upgrade keeps the device's blocks and, for a RAM device, its
+    // memory (mapped again from the same memfd, no copy); a file device
+    // reopens its file.
+    fn hand_over(&self) -> Option<Vec<u8>> {
+        let state = HandOver {
+            format: HAND_OVER_FORMAT,
+            capacity: self.params.capacity.bytes(),
+            alignment: self.params.alignment,
+            blocks: self.blocks.snapshot(),
+            memory_fd: self.backend.memory_fd(),
+        };
+        chimod_sdk::codec::encode(&state).ok()
+    }
+
+    fn take_over(pool: &PoolInfo, params: BdevParams, state: &[u8]) -> Option<Result<Self, ModError>> {
+        let state: HandOver = chimod_sdk::codec::decode(state).ok().filter(|s: &HandOver| {
+            s.format == HAND_OVER_FORMAT
+                && s.capacity == params.capacity.bytes()
+                && s.alignment == params.alignment
+                && s.memory_fd.is_some() == (params.bdev_type == BdevType::Ram)
+        })?;
+        Some(Self::from_hand_over(pool, params, &state))
     }
 
     fn call(&self, method: u32, input: &[u8]) -> Result<Vec<u8>, ModError> {

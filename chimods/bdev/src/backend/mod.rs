@@ -33,4 +33,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn async_io(&self) -> bool {
         false
     }
+
+    /// The descriptor of the memory holding the data, when the data is in
+    /// memory (a RAM device): what a live upgrade hands over.
+    fn memory_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
