@@ -214,6 +214,11 @@ fn modules_upgraded_under_load_fail_no_task_and_the_new_version_answers() {
     let (_, out, _) = chimaera(&rt, &["pool", "list"]);
     let line = out.lines().find(|l| l.starts_with("500.0")).unwrap();
     assert!(line.contains("oot_module") && line.contains("0.4.0"), "{out}");
+
+    // A restart keeps the upgraded version: the record names its library.
+    let rt = rt.stop_keeping_dir().start();
+    assert_eq!(version(&attach(&rt)), "0.4.0", "after a restart");
+    assert!(rt.log().contains("module loaded from the library a live upgrade installed"), "{}", rt.log());
 }
 
 #[test]

@@ -168,6 +168,14 @@ impl Runtime {
                 return Err(e);
             }
         };
+        for (name, path) in record.iter().flat_map(PoolRecord::upgraded_modules) {
+            if let Err(e) = node.modules.preload(&name, std::path::Path::new(&path)) {
+                error!(
+                    module = name,
+                    "the library a live upgrade installed cannot be loaded ({e}); {name} comes from the search path"
+                );
+            }
+        }
         let mut compose = run_compose(&config.compose, &node.pools, &node.modules, record.as_ref());
         let recorded =
             record.as_ref().map_or(0, |r| r.entries().iter().filter(|e| e.spec().is_some()).count());

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 use std::time::Instant;
 
 use tracing::info;
@@ -17,6 +17,10 @@ pub struct ModuleManager {
     loaded: Mutex<HashMap<String, Arc<LoadedModule>>>,
     /// Per module, the versions live upgrades replaced, oldest first.
     replaced: Mutex<HashMap<String, Vec<String>>>,
+    /// Pool creations hold it shared, a live upgrade exclusively, so no
+    /// pool is created from a version an upgrade is replacing (it would
+    /// keep the old version after the upgrade).
+    changing: RwLock<()>,
 }
 
 impl ModuleManager {
@@ -33,6 +37,7 @@ impl ModuleManager {
             host,
             loaded: Mutex::new(HashMap::new()),
             replaced: Mutex::new(HashMap::new()),
+            changing: RwLock::new(()),
         }
     }
 
@@ -69,6 +74,48 @@ impl ModuleManager {
             self.loaded.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
         modules.sort_by(|a, b| a.mod_name().cmp(b.mod_name()));
         modules
+    }
+
+    /// Held by a pool creation while it loads its module and creates its
+    /// container; waits (yielding the task's fiber) while an upgrade runs.
+    pub fn creating(&self) -> RwLockReadGuard<'_, ()> {
+        loop {
+            match self.changing.try_read() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => crate::worker::yield_current_fiber(),
+            }
+        }
+    }
+
+    /// Held by a live upgrade from before it lists the module's pools until
+    /// the new version is the one new pools get; waits (yielding) for the
+    /// creations under way, up to `deadline`.
+    pub fn upgrading(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, ()>> {
+        loop {
+            match self.changing.try_write() {
+                Ok(guard) => return Some(guard),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    crate::worker::yield_current_fiber()
+                }
+                Err(TryLockError::WouldBlock) => return None,
+            }
+        }
+    }
+
+    /// Loads `mod_name` from `path` instead of the search path (the library
+    /// a live upgrade installed, at the next start), checked as any load.
+    pub fn preload(&self, mod_name: &str, path: &Path) -> Result<(), String> {
+        let module = Arc::new(self.load_new_version(mod_name, path)?);
+        info!(
+            module = mod_name,
+            version = module.version(),
+            path = %path.display(),
+            "module loaded from the library a live upgrade installed"
+        );
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).insert(mod_name.to_owned(), module);
+        Ok(())
     }
 
     /// The module `mod_name` if it is loaded.

@@ -44,9 +44,12 @@ pub fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<UpgradeOutcome,
         ));
     };
     let path = std::path::Path::new(&req.path);
+    let drain = Duration::from_millis(req.drain_timeout_ms).min(MAX_DRAIN);
+    let _no_creations = node.modules.upgrading(Instant::now() + drain).ok_or_else(|| {
+        format!("pool creations did not finish within {drain:?}; {name} {} keeps serving", old.version())
+    })?;
     let keeps = || format!("{name} {} keeps serving", old.version());
     let new = Arc::new(node.modules.load_new_version(name, path).map_err(|e| format!("{e}; {}", keeps()))?);
-    let drain = Duration::from_millis(req.drain_timeout_ms).min(MAX_DRAIN);
     let pools: Vec<Arc<Pool>> = node.pools.list().into_iter().filter(|p| p.spec().mod_name == name).collect();
     let held = Instant::now();
     for pool in &pools {
@@ -81,6 +84,13 @@ pub fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<UpgradeOutcome,
     }
     node.modules.replace(new.clone());
     release();
+    // The next start loads this library too (a failure to record it is no
+    // failure of the upgrade, which has happened; the log says so).
+    if let Some(record) = node.record.get()
+        && let Err(e) = record.guard().upgraded(name, Some(&req.path))
+    {
+        warn!(module = name, "the next start will load {name} from the search path again: {e}");
+    }
     info!(
         module = name,
         from = old.version(),

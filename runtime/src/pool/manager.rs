@@ -162,6 +162,7 @@ impl PoolManager {
     /// Creates a pool with a container of `spec.mod_name`. Nothing changes
     /// on failure: the other pools are untouched.
     pub fn create(&self, spec: PoolSpec, modules: &ModuleManager) -> Result<Arc<Pool>, PoolError> {
+        let _no_upgrade = modules.creating();
         self.read().check_free(&spec)?;
         let module = modules.load(&spec.mod_name)?;
         let params = serde_json::to_string(&spec.params).map_err(|e| PoolError::Params(e.to_string()))?;

@@ -20,7 +20,7 @@
 //!   pool gives way to the file the operator edited, with a warning, and
 //!   its entry is dropped so record and compose agree.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::DirBuilderExt as _;
@@ -100,13 +100,25 @@ impl Recorded {
     }
 }
 
+/// The file: a format number, then the contents.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RecordFile {
     format: u32,
+    pools: Vec<Recorded>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    modules: BTreeMap<String, String>,
+}
+
+/// What the record holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Contents {
     /// In the order the changes were made, so pools are created again in
     /// the order they were first created.
     pools: Vec<Recorded>,
+    /// Modules a live upgrade replaced: name to the library now serving,
+    /// loaded from there at start instead of from the search path.
+    modules: BTreeMap<String, String>,
 }
 
 /// Why the record cannot be used.
@@ -125,7 +137,7 @@ pub struct PoolRecord {
     /// The ids the `compose:` section of this start lists: only their
     /// destruction needs a tombstone.
     compose_ids: HashSet<PoolId>,
-    entries: Mutex<Vec<Recorded>>,
+    contents: Mutex<Contents>,
 }
 
 /// What opening found besides the entries: things the log should say.
@@ -160,17 +172,17 @@ impl PoolRecord {
         }
         let path = dir.join(RECORD_FILE);
         let mut notes = OpenNotes::default();
-        let entries = match read_record(&path) {
-            Ok(entries) => entries,
+        let contents = match read_record(&path) {
+            Ok(contents) => contents,
             Err(why) => {
                 let aside = path.with_extension(format!("json.bad-{}", unix_seconds()));
                 fs::rename(&path, &aside)
                     .map_err(|e| fail(format!("cannot move the unreadable record aside ({why}): {e}")))?;
                 notes.moved_aside = Some((aside, why));
-                Vec::new()
+                Contents::default()
             }
         };
-        let record = PoolRecord { dir: dir.to_owned(), path, compose_ids, entries: Mutex::new(entries) };
+        let record = PoolRecord { dir: dir.to_owned(), path, compose_ids, contents: Mutex::new(contents) };
         Ok((record, notes))
     }
 
@@ -181,12 +193,18 @@ impl PoolRecord {
 
     /// The entries, in the order they were recorded.
     pub fn entries(&self) -> Vec<Recorded> {
-        self.lock().clone()
+        self.lock().pools.clone()
+    }
+
+    /// Modules a live upgrade replaced: name and the library serving now.
+    pub fn upgraded_modules(&self) -> Vec<(String, String)> {
+        self.lock().modules.iter().map(|(m, p)| (m.clone(), p.clone())).collect()
     }
 
     /// The ids of `compose:` pools destroyed at runtime.
     pub fn destroyed_ids(&self) -> HashSet<PoolId> {
         self.lock()
+            .pools
             .iter()
             .filter(|e| matches!(e, Recorded::Destroyed { .. }))
             .map(Recorded::pool_id)
@@ -197,11 +215,11 @@ impl PoolRecord {
     /// creation, a destruction) and records it under the same guard, so
     /// two changes of one pool cannot be recorded in the other order.
     pub fn guard(&self) -> RecordGuard<'_> {
-        RecordGuard { record: self, entries: self.lock() }
+        RecordGuard { record: self, contents: self.lock() }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Recorded>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Contents> {
+        self.contents.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -209,24 +227,22 @@ impl PoolRecord {
 #[derive(Debug)]
 pub struct RecordGuard<'r> {
     record: &'r PoolRecord,
-    entries: MutexGuard<'r, Vec<Recorded>>,
+    contents: MutexGuard<'r, Contents>,
 }
 
 impl RecordGuard<'_> {
     /// Records that `spec` was created (lifting a tombstone of its id).
     pub fn created(&mut self, spec: &PoolSpec) -> Result<(), RecordError> {
-        let mut next: Vec<Recorded> =
-            self.entries.iter().filter(|e| e.pool_id() != spec.pool_id).cloned().collect();
-        next.push(Recorded::created(spec));
+        let mut next = self.without(spec.pool_id);
+        next.pools.push(Recorded::created(spec));
         self.commit(next)
     }
 
     /// Records that `spec` was destroyed.
     pub fn destroyed(&mut self, spec: &PoolSpec) -> Result<(), RecordError> {
-        let mut next: Vec<Recorded> =
-            self.entries.iter().filter(|e| e.pool_id() != spec.pool_id).cloned().collect();
+        let mut next = self.without(spec.pool_id);
         if self.record.compose_ids.contains(&spec.pool_id) {
-            next.push(Recorded::Destroyed {
+            next.pools.push(Recorded::Destroyed {
                 pool_id: spec.pool_id,
                 mod_name: spec.mod_name.clone(),
                 pool_name: spec.pool_name.clone(),
@@ -237,29 +253,52 @@ impl RecordGuard<'_> {
 
     /// Forgets the entry of `id` (one the `compose:` section overrides).
     pub fn forget(&mut self, id: PoolId) -> Result<(), RecordError> {
-        let next = self.entries.iter().filter(|e| e.pool_id() != id).cloned().collect();
+        let next = self.without(id);
         self.commit(next)
     }
 
-    fn commit(&mut self, next: Vec<Recorded>) -> Result<(), RecordError> {
-        if *self.entries == next {
+    /// Records that module `mod_name` now runs the library at `path` (a
+    /// live upgrade); `None` goes back to the search path.
+    pub fn upgraded(&mut self, mod_name: &str, path: Option<&str>) -> Result<(), RecordError> {
+        let mut next = self.contents.clone();
+        match path {
+            Some(path) => next.modules.insert(mod_name.to_owned(), path.to_owned()),
+            None => next.modules.remove(mod_name),
+        };
+        self.commit(next)
+    }
+
+    /// The contents without any entry of pool `id`.
+    fn without(&self, id: PoolId) -> Contents {
+        Contents {
+            pools: self.contents.pools.iter().filter(|e| e.pool_id() != id).cloned().collect(),
+            modules: self.contents.modules.clone(),
+        }
+    }
+
+    fn commit(&mut self, next: Contents) -> Result<(), RecordError> {
+        if *self.contents == next {
             return Ok(());
         }
         let record = self.record;
-        write_atomically(&record.dir, &record.path, &RecordFile { format: FORMAT, pools: next.clone() })
-            .map_err(|e| RecordError {
-                path: record.path.clone(),
-                why: format!("cannot write the record: {e}"),
-            })?;
-        *self.entries = next;
+        write_atomically(
+            &record.dir,
+            &record.path,
+            &RecordFile { format: FORMAT, pools: next.pools.clone(), modules: next.modules.clone() },
+        )
+        .map_err(|e| RecordError {
+            path: record.path.clone(),
+            why: format!("cannot write the record: {e}"),
+        })?;
+        *self.contents = next;
         Ok(())
     }
 }
 
-fn read_record(path: &Path) -> Result<Vec<Recorded>, String> {
+fn read_record(path: &Path) -> Result<Contents, String> {
     let text = match chimaera_config::read_small_text(path, MAX_RECORD) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
         Err(e) => return Err(e.to_string()),
     };
     let file: RecordFile = serde_json::from_str(&text).map_err(|e| format!("not a pool record: {e}"))?;
@@ -270,7 +309,7 @@ fn read_record(path: &Path) -> Result<Vec<Recorded>, String> {
     if let Some(dup) = file.pools.iter().find(|e| !seen.insert(e.pool_id())) {
         return Err(format!("pool {} is recorded twice", dup.pool_id()));
     }
-    Ok(file.pools)
+    Ok(Contents { pools: file.pools, modules: file.modules })
 }
 
 /// Writes `file` to `path` so that a crash leaves the old file or the new
@@ -315,7 +354,10 @@ mod tests {
         record.guard().created(&spec(400, "a")).unwrap();
         record.guard().destroyed(&spec(300, "composed")).unwrap();
         record.guard().destroyed(&spec(500, "b")).unwrap();
+        record.guard().upgraded("chimaera_bdev", Some("/opt/new/libchimaera_bdev.so")).unwrap();
         let (again, notes) = PoolRecord::open(dir.path(), compose).unwrap();
+        let upgraded = [("chimaera_bdev".to_owned(), "/opt/new/libchimaera_bdev.so".to_owned())];
+        assert_eq!(again.upgraded_modules(), upgraded);
         assert!(notes.moved_aside.is_none());
         let ids: Vec<String> = again.entries().iter().map(|e| e.pool_id().to_string()).collect();
         assert_eq!(ids, ["400.0", "300.0"]);
