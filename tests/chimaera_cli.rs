@@ -189,3 +189,43 @@ fn help_completions_and_bench_are_there() {
     let bench = rt.ok(&["bench", "--help"]);
     assert!(bench.contains("chimaera_bench") || bench.contains("--tasks"), "{bench}");
 }
+
+#[test]
+fn pool_list_asks_every_node_and_names_one_that_is_down() {
+    let nodes = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let cluster = chimaera_test_support::Cluster::new(&nodes, "");
+    let mut runtimes: Vec<_> = nodes.iter().map(|a| cluster.start(a)).collect();
+    let config = runtimes[0].spec().config_path().to_owned();
+    let run = |args: &[&str]| {
+        let out = Command::new(artifacts().bin("chimaera"))
+            .args(args)
+            .env("CHI_SERVER_CONF", &config)
+            .env("CHI_NODE_ADDRESS", nodes[0])
+            .output()
+            .expect("run chimaera");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["pool", "list", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let pools: Value = serde_json::from_str(&out).unwrap();
+    let custom = pools.as_array().unwrap().iter().find(|p| p["pool_id"] == "400.0").unwrap();
+    assert_eq!(custom["nodes"], serde_json::json!([0, 1, 2]), "{out}");
+
+    drop(runtimes.pop());
+    let client = chimaera_test_support::attach(&runtimes[0]);
+    chimaera_test_support::poll_until(
+        "node 2 seen down",
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || client.admin().stats().unwrap().nodes.iter().any(|n| n.node_id == 2 && n.state == "down"),
+    );
+    let (code, out, err) = run(&["pool", "list"]);
+    assert_eq!(code, Some(1), "a node that does not answer is exit 1: {out}{err}");
+    assert!(err.contains("node 2 did not answer: node 2 (127.0.0.3) is down"), "{err}");
+    let line = out.lines().find(|l| l.starts_with("400.0")).unwrap();
+    assert!(line.contains(" 0,1 "), "the nodes that answered: {out}");
+}

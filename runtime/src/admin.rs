@@ -273,9 +273,25 @@ fn cluster_pools(node: &Node) -> Vec<NodePools> {
     let here = NodePools { node_id: node.node_id, pools: list_pools(node), error: None };
     let Some(network) = node.network.get() else { return vec![here] };
     let Ok(input) = LIST_POOLS.encode_input(&()) else { return vec![here] };
+    // A node known to be down is not asked (the listing would wait for it
+    // up to wait_for_restart); it is reported as down.
+    let peers = network.peers();
     let calls: Vec<_> = (0..network.nodes() as u32)
         .filter(|n| *n != network.node_id())
-        .map(|n| (n, network.call(n, PoolId::ADMIN, LIST_POOLS.id, &input, false)))
+        .map(|n| match peers.get(n as usize) {
+            Some((address, crate::net::PeerState::Down, heard)) => {
+                let heard =
+                    heard.map_or_else(|| "never heard".to_owned(), |d| format!("last heard {d:.1?} ago"));
+                (
+                    n,
+                    Err(crate::task::Outcome::failed(
+                        crate::ipc::TaskStatus::Error,
+                        format!("node {n} ({address}) is down ({heard})"),
+                    )),
+                )
+            }
+            _ => (n, network.call(n, PoolId::ADMIN, LIST_POOLS.id, &input, false)),
+        })
         .collect();
     let mut all = vec![here];
     for (n, call) in calls {
