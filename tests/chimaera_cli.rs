@@ -94,6 +94,10 @@ fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
 
     let out = rt.ok(&["compose", &file]);
     assert!(out.contains("compose[0] chimaera_bdev 301.0 `ram_dev`: created"), "{out}");
+    let again = rt.json(&["compose", &file, "--json"]);
+    let results: Vec<_> =
+        again.as_array().unwrap().iter().map(|r| r["result"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(results, ["already exists"; 3], "{again}");
     let pools = rt.json(&["pool", "list", "--json"]);
     let ids: Vec<&str> = pools.as_array().unwrap().iter().map(|p| p["pool_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["1.0", "301.0", "302.0", "400.0"]);
@@ -166,6 +170,15 @@ fn every_subcommand_works_end_to_end_and_a_restart_brings_every_pool_back() {
 
     let out = rt.ok(&["compose", &file, "--destroy"]);
     assert!(out.contains("400.0 `mine`: not there") && out.contains("301.0 `ram_dev`: destroyed"), "{out}");
+    let restarted = rt.json(&["runtime", "restart", "--json"]);
+    assert_eq!(restarted["stopped"], true, "{restarted}");
+    assert!(restarted["ready"].as_str().unwrap().contains("restored"), "{restarted}");
+    assert_eq!(
+        rt.json(&["runtime", "stop", "--json"]),
+        serde_json::json!({"stopped": true, "port": rt.spec.port()})
+    );
+    let started = rt.json(&["runtime", "start", "--background", "--json"]);
+    assert!(started["pid"].as_u64().is_some_and(|p| p > 0), "{started}");
     assert!(rt.ok(&["runtime", "stop"]).contains("stopped"));
     for args in [&["runtime", "stop"][..], &["pool", "list"], &["monitor", "--once"], &["module", "list"]] {
         let (code, _, err) = rt.run(args);

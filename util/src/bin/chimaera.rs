@@ -92,6 +92,9 @@ enum RuntimeCommand {
         /// With --background: seconds to wait for it to become ready.
         #[arg(long, default_value = "120", value_name = "SECONDS", value_parser = parse_seconds)]
         ready_timeout: Duration,
+        /// With --background: print one JSON object (ready line, pid).
+        #[arg(long, requires = "background")]
+        json: bool,
     },
     /// Stop the runtime and wait until it has stopped (as
     /// chimaera_stop_runtime).
@@ -104,6 +107,9 @@ enum RuntimeCommand {
         /// Seconds the stop, and then the start, may each take.
         #[arg(long, default_value = "120", value_name = "SECONDS", value_parser = parse_seconds)]
         timeout: Duration,
+        /// Print one JSON object (whether one was stopped, ready line, pid).
+        #[arg(long)]
+        json: bool,
     },
     /// Whether the runtime serves, one line per node (as chimaera_status).
     Status(StatusArgs),
@@ -115,14 +121,21 @@ fn main() -> ExitCode {
         Command::Runtime(RuntimeCommand::Start { start, background: false, .. }) => {
             chimaera_util::cmd::start::run_foreground(&start, TOOL)
         }
-        Command::Runtime(RuntimeCommand::Start { start, background: true, ready_timeout }) => {
-            match std::env::current_exe() {
-                Ok(exe) => chimaera_util::cmd::start::start_background(&start, &exe, ready_timeout, TOOL),
-                Err(e) => fail(TOOL, 1, &format!("cannot find this program's path: {e}")),
+        Command::Runtime(RuntimeCommand::Start { start, background: true, ready_timeout, json }) => {
+            let exe = match std::env::current_exe() {
+                Ok(exe) => exe,
+                Err(e) => return fail(TOOL, 1, &format!("cannot find this program's path: {e}")),
+            };
+            match chimaera_util::cmd::start::start_background(&start, &exe, ready_timeout, TOOL) {
+                Ok(started) => {
+                    started.print(json, serde_json::json!({}));
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
             }
         }
         Command::Runtime(RuntimeCommand::Stop(stop)) => chimaera_util::cmd::stop::run(&stop, TOOL),
-        Command::Runtime(RuntimeCommand::Restart { start, timeout }) => restart(&start, timeout),
+        Command::Runtime(RuntimeCommand::Restart { start, timeout, json }) => restart(&start, timeout, json),
         Command::Runtime(RuntimeCommand::Status(status)) => chimaera_util::cmd::status::run(&status, TOOL),
         Command::Compose(compose) => chimaera_util::cmd::compose::run(&compose, TOOL),
         Command::Pool(pool) => chimaera_util::cmd::pool::run(&pool, TOOL),
@@ -136,7 +149,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn restart(start: &StartArgs, timeout: Duration) -> ExitCode {
+fn restart(start: &StartArgs, timeout: Duration, json: bool) -> ExitCode {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return fail(TOOL, 1, &format!("cannot find this program's path: {e}")),
@@ -150,13 +163,30 @@ fn restart(start: &StartArgs, timeout: Duration) -> ExitCode {
         runtime: RuntimeFlags { config: start.config.clone(), port: None },
         timeout,
         wait: Duration::ZERO,
+        json,
     };
-    match chimaera_util::cmd::stop::stop(&stop, TOOL) {
-        Ok(Stopped::Stopped(port)) => say!("chimaera runtime on port {port} stopped"),
-        Ok(Stopped::NotRunning(e)) => say!("{e}; starting it"),
+    let stopped = match chimaera_util::cmd::stop::stop(&stop, TOOL) {
+        Ok(Stopped::Stopped(port)) => {
+            if !json {
+                say!("chimaera runtime on port {port} stopped");
+            }
+            true
+        }
+        Ok(Stopped::NotRunning(e)) => {
+            if !json {
+                say!("{e}; starting it");
+            }
+            false
+        }
         Err(code) => return code,
+    };
+    match chimaera_util::cmd::start::start_background(start, &exe, timeout, TOOL) {
+        Ok(started) => {
+            started.print(json, serde_json::json!({ "stopped": stopped }));
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
     }
-    chimaera_util::cmd::start::start_background(start, &exe, timeout, TOOL)
 }
 
 fn bench(args: &[String]) -> ExitCode {

@@ -29,6 +29,11 @@ pub struct ComposeArgs {
     #[arg(long, default_value = "60", value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Duration,
 
+    /// One JSON array (index, module, pool id and name, result or error per
+    /// pool) instead of lines.
+    #[arg(long)]
+    pub json: bool,
+
     /// Destroy the file's pools instead, newest first (a pool that is not
     /// there is reported and is no failure). Destroyed pools stay destroyed
     /// across restarts, even those the runtime's own compose section lists.
@@ -60,51 +65,76 @@ pub fn run(args: &ComposeArgs, tool: &str) -> ExitCode {
     };
     let admin = client.admin();
     let entries = &parsed.config.compose;
-    let mut failed = 0;
+    let mut lines = Lines { json: args.json, done: Vec::new(), failed: 0 };
     if args.destroy {
         let present: std::collections::HashMap<_, _> = match admin.list_pools() {
             Ok(pools) => pools.into_iter().map(|p| (p.pool_id, p)).collect(),
             Err(e) => return fail(tool, 1, &e),
         };
         for (i, entry) in entries.iter().enumerate().rev() {
-            let what = format!("compose[{i}] {} {} `{}`", entry.mod_name, entry.pool_id, entry.pool_name);
             let Some(there) = present.get(&entry.pool_id) else {
-                say!("{what}: not there");
+                lines.say(i, entry, Ok("not there".to_owned()));
                 continue;
             };
             // The id alone is not enough: another pool may have it.
             if there.mod_name != entry.mod_name || there.pool_name != entry.pool_name {
-                failed += 1;
-                say!(
-                    "{what}: failed: pool {} is `{}` ({}), not this file's pool; not destroyed",
-                    there.pool_id,
-                    there.pool_name,
-                    there.mod_name
+                let why = format!(
+                    "pool {} is `{}` ({}), not this file's pool; not destroyed",
+                    there.pool_id, there.pool_name, there.mod_name
                 );
+                lines.say(i, entry, Err(why));
                 continue;
             }
-            match admin.destroy_pool(entry.pool_id) {
-                Ok(()) => say!("{what}: destroyed"),
-                Err(e) => {
-                    failed += 1;
-                    say!("{what}: failed: {e}");
-                }
-            }
+            let done = admin.destroy_pool(entry.pool_id).map(|()| "destroyed".to_owned());
+            lines.say(i, entry, done.map_err(|e| e.to_string()));
         }
     } else {
         for (i, entry) in entries.iter().enumerate() {
-            let what = format!("compose[{i}] {} {} `{}`", entry.mod_name, entry.pool_id, entry.pool_name);
-            match admin.create_pool(entry) {
-                Ok(outcome) => say!("{what}: {}", outcome.describe()),
-                Err(e) => {
-                    failed += 1;
-                    say!("{what}: failed: {e}");
-                }
-            }
+            let done = admin.create_pool(entry).map(|outcome| outcome.describe());
+            lines.say(i, entry, done.map_err(|e| e.to_string()));
         }
     }
+    if lines.json {
+        say!("{}", serde_json::Value::Array(lines.done));
+    }
+    let failed = lines.failed;
     if failed > 0 {
         return fail(tool, 1, &format!("{failed} of {} pools failed", entries.len()));
     }
     ExitCode::SUCCESS
+}
+
+/// What happened to each pool: a line each as it happens, or JSON at the end.
+struct Lines {
+    json: bool,
+    done: Vec<serde_json::Value>,
+    failed: usize,
+}
+
+impl Lines {
+    fn say(&mut self, i: usize, entry: &chimaera::config::ComposeEntry, result: Result<String, String>) {
+        if result.is_err() {
+            self.failed += 1;
+        }
+        if self.json {
+            let (result, error) = match result {
+                Ok(done) => (done, None),
+                Err(e) => ("failed".to_owned(), Some(e)),
+            };
+            self.done.push(serde_json::json!({
+                "index": i,
+                "mod_name": entry.mod_name,
+                "pool_id": entry.pool_id.to_string(),
+                "pool_name": entry.pool_name,
+                "result": result,
+                "error": error,
+            }));
+            return;
+        }
+        let what = format!("compose[{i}] {} {} `{}`", entry.mod_name, entry.pool_id, entry.pool_name);
+        match result {
+            Ok(done) => say!("{what}: {done}"),
+            Err(e) => say!("{what}: failed: {e}"),
+        }
+    }
 }

@@ -93,12 +93,43 @@ pub fn run_foreground(args: &StartArgs, tool: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A runtime started in the background.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// Its ready line.
+    pub ready: String,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Started {
+    /// Prints it: its ready line and how to stop it, or one JSON object
+    /// with `extra` fields added.
+    pub fn print(&self, json: bool, extra: serde_json::Value) {
+        if json {
+            let mut v = serde_json::json!({ "ready": self.ready, "pid": self.pid });
+            if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+                v.extend(extra);
+            }
+            say!("{v}");
+        } else {
+            say!("{}", self.ready);
+            say!("runtime pid {} serves in the background; `chimaera runtime stop` stops it", self.pid);
+        }
+    }
+}
+
 /// Starts the runtime as a process of its own (`chimaera runtime start`
 /// run by `exe`), in a process group of its own so that the terminal's
-/// Ctrl-C does not reach it, and returns once it printed its ready line
-/// (printed here too), or with its error and exit code if it could not
-/// start. After that its log goes to `logging.file` only.
-pub fn start_background(args: &StartArgs, exe: &Path, wait: Duration, tool: &str) -> ExitCode {
+/// Ctrl-C does not reach it, and returns once it printed its ready line,
+/// or with its error printed and its exit code if it could not start.
+/// After that its log goes to `logging.file` only.
+pub fn start_background(
+    args: &StartArgs,
+    exe: &Path,
+    wait: Duration,
+    tool: &str,
+) -> Result<Started, ExitCode> {
     use std::os::unix::process::CommandExt as _;
     let mut child = match Command::new(exe)
         .args(["runtime", "start"])
@@ -110,10 +141,10 @@ pub fn start_background(args: &StartArgs, exe: &Path, wait: Duration, tool: &str
         .spawn()
     {
         Ok(child) => child,
-        Err(e) => return fail(tool, 1, &format!("cannot run {}: {e}", exe.display())),
+        Err(e) => return Err(fail(tool, 1, &format!("cannot run {}: {e}", exe.display()))),
     };
     let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return fail(tool, 1, &"the runtime's output is not piped");
+        return Err(fail(tool, 1, &"the runtime's output is not piped"));
     };
     let errors = std::thread::spawn(move || {
         let mut text = String::new();
@@ -130,19 +161,15 @@ pub fn start_background(args: &StartArgs, exe: &Path, wait: Duration, tool: &str
         }
     });
     match ready.recv_timeout(wait) {
-        Ok(line) => {
-            say!("{line}");
-            say!("runtime pid {} serves in the background; `chimaera runtime stop` stops it", child.id());
-            ExitCode::SUCCESS
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => fail(
+        Ok(line) => Ok(Started { ready: line, pid: child.id() }),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(fail(
             tool,
             1,
             &format!(
                 "the runtime (pid {}) is not ready after {wait:?}; it is still starting (see its log file)",
                 child.id()
             ),
-        ),
+        )),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
             let status = child.wait().ok();
             let text = errors.join().unwrap_or_default();
@@ -153,7 +180,7 @@ pub fn start_background(args: &StartArgs, exe: &Path, wait: Duration, tool: &str
                 .find_map(|l| l.strip_prefix("chimaera: ").or_else(|| l.strip_prefix(&format!("{tool}: "))))
                 .map_or_else(|| text.trim().to_owned(), str::to_owned);
             let code = status.and_then(|s| s.code()).and_then(|c| u8::try_from(c).ok()).unwrap_or(1).max(1);
-            fail(tool, code, &why)
+            Err(fail(tool, code, &why))
         }
     }
 }

@@ -26,6 +26,10 @@ pub struct StopArgs {
     /// may follow `chimaera_start_runtime &` directly.
     #[arg(long, default_value = "0", value_name = "SECONDS", value_parser = parse_seconds)]
     pub wait: Duration,
+
+    /// Print one JSON object (`{"stopped": true, "port": N}`) instead.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What a stop found.
@@ -41,7 +45,11 @@ pub enum Stopped {
 pub fn run(args: &StopArgs, tool: &str) -> ExitCode {
     match stop(args, tool) {
         Ok(Stopped::Stopped(port)) => {
-            say!("chimaera runtime on port {port} stopped");
+            if args.json {
+                say!("{}", serde_json::json!({ "stopped": true, "port": port }));
+            } else {
+                say!("chimaera runtime on port {port} stopped");
+            }
             ExitCode::SUCCESS
         }
         Ok(Stopped::NotRunning(e)) => fail(tool, 1, &e),
