@@ -3,6 +3,7 @@
 
 mod hostfile;
 mod membership;
+pub mod swim;
 
 pub use hostfile::{Hostfile, HostfileError};
 pub use membership::{Membership, MembershipError, NODE_ADDRESS_VAR};

@@ -9,6 +9,7 @@ mod clients;
 mod contend;
 mod remote;
 mod runtime;
+mod swim;
 mod tasks;
 mod tcp_client;
 
@@ -34,6 +35,11 @@ use clap::{Parser, ValueEnum};
 /// remote: a task round trip and pipelined throughput between two nodes on
 /// loopback (127.0.0.1 and 127.0.0.2), beside a raw TCP ping-pong and a raw
 /// ZeroMQ request/reply of the same frame size.
+///
+/// swim: the cluster's failure detector (SWIM) driven by a simulated
+/// network and clock, for --sim-nodes sizes: messages per node per
+/// protocol period, how long until every node sees a killed node dead, and
+/// false verdicts over --sim-minutes with --sim-loss message loss.
 ///
 /// clients: the admin ping's round trip (p50) and 1 MiB bdev writes from
 /// the Rust client, and from the C and Python clients' figure programs when
@@ -112,6 +118,18 @@ pub struct Args {
     /// `chimaera` package installed (clients mode).
     #[arg(long, default_value = "python3")]
     python: PathBuf,
+    /// Cluster sizes to simulate (swim mode).
+    #[arg(long, value_delimiter = ',', default_value = "1024,8192")]
+    sim_nodes: Vec<usize>,
+    /// Probability that a simulated message is lost (swim mode).
+    #[arg(long, default_value_t = 0.01)]
+    sim_loss: f64,
+    /// Simulated minutes of the long run with loss (swim mode).
+    #[arg(long, default_value_t = 10.0)]
+    sim_minutes: f64,
+    /// The simulated runtime.heartbeat_interval in milliseconds (swim mode).
+    #[arg(long, default_value_t = 1000)]
+    sim_heartbeat_ms: u64,
     /// Be a CPU-bound process (what --contend starts).
     #[arg(long = contend::BURN_FLAG, hide = true)]
     burn_cpu: bool,
@@ -131,6 +149,8 @@ enum Mode {
     /// A remote client over TCP (`networking.client_port`) against a raw
     /// TCP ping-pong of the same size.
     TcpClient,
+    /// The SWIM failure detector on a simulated network and clock.
+    Swim,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +168,7 @@ fn main() -> ExitCode {
         (Mode::Clients, None) => runtime::with_runtime(&clients::config(), |port| clients::run(&args, port)),
         (Mode::Remote, _) => remote::run(&args),
         (Mode::TcpClient, _) => tcp_client::run(&args),
+        (Mode::Swim, _) => swim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
