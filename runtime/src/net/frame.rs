@@ -47,8 +47,11 @@ pub enum Body {
         /// A long task (runs on a slow worker).
         long: bool,
     },
-    /// "I am up": sent to every peer every `heartbeat_interval`.
+    /// "I am up": what nodes sent every peer before the SWIM failure
+    /// detector; still accepted, and ignored.
     Heartbeat,
+    /// A message of the SWIM failure detector (`cluster::swim`).
+    Swim(crate::cluster::swim::Message),
     /// A task's outcome.
     Reply {
         /// The request's id.
@@ -117,7 +120,7 @@ impl Frame {
         let payload = match &self.body {
             Body::Request { input, .. } => input.len(),
             Body::Reply { output, .. } => output.len(),
-            Body::Heartbeat => 0,
+            Body::Heartbeat | Body::Swim(_) => 0,
         };
         // A frame of plain integers and byte vectors always encodes.
         postcard::to_extend(self, Vec::with_capacity(HEADROOM + payload)).unwrap_or_default()

@@ -1,7 +1,8 @@
 //! What this node knows of each peer: when it last heard from it, and
-//! whether it counts it as up. A peer that has sent nothing for three
-//! heartbeat intervals is down (logged once, with its id and address); its
-//! next frame brings it back up (logged as rejoined).
+//! whether it counts it as up. The SWIM failure detector (`cluster::swim`)
+//! says when a peer is down (logged once, with its id and address); a frame
+//! from a peer, or SWIM seeing it alive again, brings it back up (logged as
+//! rejoined).
 
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
@@ -15,9 +16,10 @@ use tracing::{info, warn};
 pub enum PeerState {
     /// Nothing heard yet.
     Unknown,
-    /// Heard within the last three heartbeat intervals.
+    /// Heard from, and not found dead since.
     Up,
-    /// Silent for longer.
+    /// Found dead by the failure detector: it answered no probe, direct or
+    /// indirect, and did not refute the suspicion in time.
     Down,
 }
 
@@ -45,18 +47,16 @@ pub struct PeerTable {
     peers: Mutex<Vec<Peer>>,
     /// One per node: wakes that node's sender to drop its connection.
     pub reconnect: Vec<Notify>,
-    silence: Duration,
 }
 
 impl PeerTable {
-    /// Peers at `addresses`; down after `3 × heartbeat` of silence.
-    pub fn new(addresses: Vec<IpAddr>, heartbeat: Duration) -> PeerTable {
+    /// Peers at `addresses`, none heard from yet.
+    pub fn new(addresses: Vec<IpAddr>) -> PeerTable {
         let n = addresses.len();
         PeerTable {
             addresses,
             peers: Mutex::new((0..n).map(|_| Peer { state: PeerState::Unknown, last_heard: None }).collect()),
             reconnect: (0..n).map(|_| Notify::new()).collect(),
-            silence: heartbeat * 3,
         }
     }
 
@@ -78,19 +78,32 @@ impl PeerTable {
         }
     }
 
-    /// Marks silent peers down (and has their senders reconnect).
-    pub fn sweep(&self, now: Instant, own: u32) {
+    /// What the failure detector found: a dead peer is down (and its
+    /// sender reconnects); one alive again after that has rejoined.
+    pub fn swim_says(&self, node: u32, liveness: crate::cluster::swim::Liveness, now: Instant) {
+        use crate::cluster::swim::Liveness;
         let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
-        for (node, peer) in peers.iter_mut().enumerate() {
-            if node as u32 == own || peer.state != PeerState::Up {
-                continue;
-            }
-            let silent = peer.last_heard.map_or(Duration::ZERO, |t| now.duration_since(t));
-            if silent > self.silence {
+        let Some(peer) = peers.get_mut(node as usize) else { return };
+        let address = self.addresses[node as usize];
+        match (liveness, peer.state) {
+            (Liveness::Dead, PeerState::Up | PeerState::Unknown) => {
                 peer.state = PeerState::Down;
-                warn!(node, "node {node} ({}) is down: nothing heard for {silent:.1?}", self.addresses[node]);
-                self.reconnect[node].notify_one();
+                let silent = peer.last_heard.map_or_else(
+                    || "never heard from".to_owned(),
+                    |t| format!("nothing heard for {:.1?}", now.duration_since(t)),
+                );
+                warn!(
+                    node,
+                    "node {node} ({address}) is down: {silent}; it answered no probe and did not refute the suspicion"
+                );
+                self.reconnect[node as usize].notify_one();
             }
+            (Liveness::Alive, PeerState::Down) => {
+                peer.state = PeerState::Up;
+                info!(node, "node {node} ({address}) rejoined");
+            }
+            (Liveness::Suspect, _) => tracing::debug!(node, "node {node} ({address}) is suspect"),
+            _ => {}
         }
     }
 

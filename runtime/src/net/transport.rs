@@ -33,6 +33,7 @@ use super::frame::{Body, Frame};
 use super::peers::{PeerState, PeerTable};
 use super::pending::PendingCalls;
 use super::seal::{Sealer, TAG};
+use crate::cluster::swim::{Message as SwimMessage, Swim, SwimConfig};
 use crate::ipc::TaskStatus;
 use crate::node::Node;
 use crate::task::{Completion, InternalTask, Outcome};
@@ -50,9 +51,46 @@ pub struct NetHandle {
     sealer: Sealer,
     /// Frames dropped since start (stats).
     frames_dropped: std::sync::atomic::AtomicU64,
+    /// The failure detector; used by the network thread alone (the lock is
+    /// never contended).
+    swim: std::sync::Mutex<Swim>,
+    /// The failure detector's clock starts here.
+    started: Instant,
 }
 
 impl NetHandle {
+    /// Runs the failure detector: its timers, or `incoming` from a peer;
+    /// sends what it has to send and records the changes it saw.
+    fn swim(&self, incoming: Option<(u32, SwimMessage)>) {
+        let mut out = Vec::new();
+        let changes = {
+            let mut swim = self.swim.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = self.started.elapsed();
+            match incoming {
+                Some((from, message)) => swim.receive(now, from, message, &mut out),
+                None => swim.tick(now, &mut out),
+            }
+            swim.take_changes()
+        };
+        for (to, message) in out {
+            let Some(Some(peer)) = self.peers.get(to as usize) else { continue };
+            // A SWIM message is small (bounded updates): never over the limit.
+            if let Ok(bytes) = wire(&self.sealer, &Frame::new(self.node_id, Body::Swim(message))) {
+                let _ = peer.send(bytes);
+            }
+        }
+        let now = Instant::now();
+        for change in changes {
+            self.liveness.swim_says(change.node, change.liveness, now);
+        }
+    }
+
+    /// When the failure detector next has something to do.
+    fn swim_deadline(&self) -> tokio::time::Instant {
+        let next = self.swim.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next_deadline();
+        tokio::time::Instant::from_std(self.started + next)
+    }
+
     /// How many frames from the network were dropped since start.
     pub fn frames_dropped(&self) -> u64 {
         self.frames_dropped.load(std::sync::atomic::Ordering::Relaxed)
@@ -161,7 +199,20 @@ impl Network {
                 queues.push((id as u32, *address, rx));
             }
         }
-        let liveness = Arc::new(PeerTable::new(config.addresses.clone(), config.heartbeat));
+        let liveness = Arc::new(PeerTable::new(config.addresses.clone()));
+        let members = config.addresses.len();
+        // A restarted node takes a larger incarnation than any it had, so
+        // that its aliveness overrides its old death.
+        let incarnation = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_millis() as u64);
+        let swim = Swim::new(
+            config.node_id,
+            members,
+            incarnation,
+            SwimConfig::for_cluster(config.heartbeat, members),
+            incarnation ^ u64::from(config.node_id),
+        );
         let handle = Arc::new(NetHandle {
             node_id: config.node_id,
             addresses: config.addresses.clone(),
@@ -172,6 +223,8 @@ impl Network {
             neighborhood: config.neighborhood,
             sealer: config.sealer.clone(),
             frames_dropped: Default::default(),
+            swim: std::sync::Mutex::new(swim),
+            started: Instant::now(),
         });
         let (shutdown, stop) = oneshot::channel();
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
@@ -278,20 +331,18 @@ async fn serve(
         tokio::spawn(feed_peer(id, address, config.port, config.poll, rx, handle.liveness.clone()));
     }
     let mut sweep = tokio::time::interval(config.poll.min(config.heartbeat).min(Duration::from_millis(250)));
-    let mut heartbeat = tokio::time::interval(config.heartbeat);
-    let beat = handle.sealer.seal(Frame::new(config.node_id, Body::Heartbeat).encode());
+    let swim_timer = tokio::time::sleep_until(handle.swim_deadline());
+    tokio::pin!(swim_timer);
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            _ = heartbeat.tick() => {
-                for peer in handle.peers.iter().flatten() {
-                    let _ = peer.send(beat.clone());
-                }
+            () = &mut swim_timer => {
+                handle.swim(None);
+                swim_timer.as_mut().reset(handle.swim_deadline());
             }
             _ = sweep.tick() => {
                 let now = Instant::now();
                 act_on_released(&node, &handle, &admission, &mut held, now);
-                handle.liveness.sweep(now, config.node_id);
                 for node in handle.pending.expire(now) {
                     // A call went unanswered: the connection may be dead
                     // without the socket knowing; make it again.
@@ -312,6 +363,8 @@ async fn serve(
                     }
                     act_on_released(&node, &handle, &admission, &mut held, Instant::now());
                     receive(&node, &handle, &admission, &mut held, message);
+                    // What arrived may have moved the detector's next deadline.
+                    swim_timer.as_mut().reset(handle.swim_deadline());
                 }
                 Err(e) => {
                     dropped(&handle, 1, &format!("the socket failed to receive: {e}"));
@@ -440,6 +493,7 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
     handle.liveness.heard(from, Instant::now());
     match frame.body {
         Body::Heartbeat => {}
+        Body::Swim(message) => handle.swim(Some((from, message))),
         Body::Request { id, pool, method, input, long } => {
             let reply_to = handle.peers.get(from as usize).cloned().flatten();
             let own = handle.node_id;
