@@ -63,6 +63,9 @@ pub struct Swim {
     news: Vec<(Update, u32)>,
     transmissions: u32,
     changes: Vec<Change>,
+    /// The members suspect now: timers look at these alone, so a tick
+    /// costs the same however large the cluster.
+    suspects: Vec<u32>,
 }
 
 impl Swim {
@@ -89,6 +92,7 @@ impl Swim {
             news: Vec::new(),
             transmissions: config.transmissions(members),
             changes: Vec::new(),
+            suspects: Vec::new(),
         };
         swim.rng.shuffle(&mut swim.order);
         // Its own aliveness, so that a restarted node is known alive again.
@@ -114,8 +118,8 @@ impl Swim {
             next = next.min(p.sent + self.config.ack_timeout);
         }
         let suspicion = self.config.period * self.config.suspicion_periods;
-        for m in self.members.iter().filter(|m| m.liveness == Liveness::Suspect) {
-            next = next.min(m.suspect_since + suspicion);
+        for s in &self.suspects {
+            next = next.min(self.members[*s as usize].suspect_since + suspicion);
         }
         next
     }
@@ -128,11 +132,15 @@ impl Swim {
             self.ask_others(p, out);
         }
         let suspicion = self.config.period * self.config.suspicion_periods;
-        for node in 0..self.members.len() as u32 {
-            let m = self.members[node as usize];
-            if m.liveness == Liveness::Suspect && now >= m.suspect_since + suspicion {
-                self.apply(now, Update { node, incarnation: m.incarnation, liveness: Liveness::Dead });
-            }
+        let due: Vec<Update> = self
+            .suspects
+            .iter()
+            .map(|s| (*s, self.members[*s as usize]))
+            .filter(|(_, m)| now >= m.suspect_since + suspicion)
+            .map(|(node, m)| Update { node, incarnation: m.incarnation, liveness: Liveness::Dead })
+            .collect();
+        for update in due {
+            self.apply(now, update);
         }
         if self.period_start.is_none_or(|start| now >= start + self.config.period) {
             self.new_period(now, out);
@@ -267,10 +275,16 @@ impl Swim {
             return;
         }
         let changed = m.liveness != update.liveness;
+        let was_suspect = m.liveness == Liveness::Suspect;
         m.incarnation = update.incarnation;
         m.liveness = update.liveness;
         if update.liveness == Liveness::Suspect {
             m.suspect_since = now;
+        }
+        match (was_suspect, update.liveness == Liveness::Suspect) {
+            (false, true) => self.suspects.push(update.node),
+            (true, false) => self.suspects.retain(|s| *s != update.node),
+            _ => {}
         }
         if changed {
             self.changes.push(Change {

@@ -6,6 +6,7 @@
 
 mod bdev;
 mod clients;
+mod cluster;
 mod contend;
 mod remote;
 mod runtime;
@@ -35,6 +36,11 @@ use clap::{Parser, ValueEnum};
 /// remote: a task round trip and pipelined throughput between two nodes on
 /// loopback (127.0.0.1 and 127.0.0.2), beside a raw TCP ping-pong and a raw
 /// ZeroMQ request/reply of the same frame size.
+///
+/// cluster: --cluster-nodes real runtimes on 127.0.0.x of this machine
+/// (one hostfile, one worker each): time until all are up, idle CPU and
+/// memory, a broadcast pool creation, and time until every node sees a
+/// SIGKILLed node down.
 ///
 /// swim: the cluster's failure detector (SWIM) driven by a simulated
 /// network and clock, for --sim-nodes sizes: messages per node per
@@ -118,6 +124,9 @@ pub struct Args {
     /// `chimaera` package installed (clients mode).
     #[arg(long, default_value = "python3")]
     python: PathBuf,
+    /// Cluster sizes to start as real runtimes (cluster mode).
+    #[arg(long, value_delimiter = ',', default_value = "8,64")]
+    cluster_nodes: Vec<usize>,
     /// Cluster sizes to simulate (swim mode).
     #[arg(long, value_delimiter = ',', default_value = "1024,8192")]
     sim_nodes: Vec<usize>,
@@ -151,6 +160,8 @@ enum Mode {
     TcpClient,
     /// The SWIM failure detector on a simulated network and clock.
     Swim,
+    /// Real runtimes on loopback addresses: idle cost, failure detection.
+    Cluster,
 }
 
 fn main() -> ExitCode {
@@ -169,6 +180,7 @@ fn main() -> ExitCode {
         (Mode::Remote, _) => remote::run(&args),
         (Mode::TcpClient, _) => tcp_client::run(&args),
         (Mode::Swim, _) => swim::run(&args),
+        (Mode::Cluster, _) => cluster::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,6 +33,13 @@ pub struct Started {
     _dir: tempfile::TempDir,
 }
 
+impl Started {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Started {
     fn drop(&mut self) {
         if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
