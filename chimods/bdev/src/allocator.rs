@@ -265,8 +265,17 @@ mod tests {
         let b = BlockAllocator::restore(8 << 20, 4096, &state).unwrap();
         assert_eq!(b.snapshot(), state);
         assert_eq!((b.remaining(), b.blocks_live()), (a.remaining(), a.blocks_live()));
+        assert!(b.free(&freed).is_err(), "a block freed before is not live after the hand-over");
+        // Everything else is handed out once, the freed block included
+        // (whichever shard it sits in), and never inside the kept block.
+        let mut handed = Vec::new();
+        while let Ok(blocks) = b.allocate(4096) {
+            handed.extend(blocks);
+        }
+        assert!(handed.iter().all(|h| h.offset >= kept[0].offset + kept[0].size), "inside a live block");
+        assert!(handed.contains(&freed[0]), "the freed block is reused");
+        assert_eq!(handed.len() as u64, ((8 << 20) - (64 << 10)) / 4096);
         assert!(b.free(&kept).is_ok(), "a block handed out before is still live");
-        assert_eq!(b.allocate(4096).unwrap(), freed, "the freed block comes back first");
         let past = AllocatorState { bump: 9 << 20, ..state.clone() };
         assert!(BlockAllocator::restore(8 << 20, 4096, &past).unwrap_err().contains("past the capacity"));
         let odd = AllocatorState { live: vec![(0, 5000)], ..state };
