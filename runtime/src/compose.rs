@@ -23,8 +23,6 @@ pub struct ComposeReport {
     /// One message per failed entry: `compose[i] (<mod_name> <pool_id>): <why>`,
     /// and per recorded pool that could not be created again.
     pub failed: Vec<String>,
-    /// Entries not created because they were destroyed at runtime.
-    pub skipped: usize,
     /// Pools created at runtime before and created again from the record.
     pub restored: usize,
 }
@@ -56,7 +54,6 @@ pub fn run_compose(
     let destroyed = record.map(PoolRecord::destroyed_ids).unwrap_or_default();
     for (i, entry) in entries.iter().enumerate() {
         if destroyed.contains(&entry.pool_id) {
-            report.skipped += 1;
             info!(
                 pool_id = %entry.pool_id,
                 pool_name = entry.pool_name,

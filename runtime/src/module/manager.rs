@@ -186,9 +186,6 @@ impl ModuleManager {
 
     /// Names of the modules loaded so far.
     pub fn loaded_names(&self) -> Vec<String> {
-        let mut names: Vec<_> =
-            self.loaded.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect();
-        names.sort();
-        names
+        self.loaded().iter().map(|m| m.mod_name().to_owned()).collect()
     }
 }
