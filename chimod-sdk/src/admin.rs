@@ -118,6 +118,55 @@ pub const CLUSTER_POOLS: Method<(), Vec<NodePools>> = Method::new(FIRST_MODULE_M
 /// ```
 pub const UPGRADE_MODULE: Method<UpgradeModule, Vec<UpgradeOutcome>> = Method::new(FIRST_MODULE_METHOD + 13);
 
+/// Re-reads the hostfile and takes in the nodes added at its end (see
+/// [`ReloadHostfile`]); nodes already known keep their ids.
+///
+/// ```
+/// use chimod_sdk::admin::{RELOAD_HOSTFILE, ReloadHostfile};
+/// assert!(RELOAD_HOSTFILE.encode_input(&ReloadHostfile { cluster: true }).is_ok());
+/// ```
+pub const RELOAD_HOSTFILE: Method<ReloadHostfile, Vec<NodeReload>> = Method::new(FIRST_MODULE_METHOD + 14);
+/// Leaves the cluster cleanly and stops: every member is told, stops
+/// probing this node and passes it by in broadcasts; tasks for it fail at
+/// once (not after `wait_for_restart`). Started again, it rejoins.
+///
+/// ```
+/// let r = chimod_sdk::admin::StopRequest { requested_by: "ops".into() };
+/// assert!(chimod_sdk::admin::LEAVE_CLUSTER.encode_input(&r).is_ok());
+/// ```
+pub const LEAVE_CLUSTER: Method<StopRequest, ()> = Method::new(FIRST_MODULE_METHOD + 15);
+
+/// Which nodes re-read the hostfile (see [`RELOAD_HOSTFILE`]).
+///
+/// ```
+/// let r = chimod_sdk::admin::ReloadHostfile { cluster: false };
+/// assert!(!r.cluster);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadHostfile {
+    /// Every node known to this one re-reads its own hostfile too (after
+    /// this one, so that the nodes just added are asked as well).
+    pub cluster: bool,
+}
+
+/// What one node's re-read of the hostfile did.
+///
+/// ```
+/// let r = chimod_sdk::admin::NodeReload { node_id: 0, nodes: 4, added: vec![(3, "127.0.0.4".into())], error: None };
+/// assert_eq!(r.added[0].0, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReload {
+    /// The node that re-read.
+    pub node_id: u32,
+    /// Nodes in the cluster as it sees it now.
+    pub nodes: u32,
+    /// The nodes it took in: id and address.
+    pub added: Vec<(u32, String)>,
+    /// Why it could not re-read, if it could not.
+    pub error: Option<String>,
+}
+
 /// A live module upgrade to make (see [`UPGRADE_MODULE`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradeModule {
@@ -496,8 +545,8 @@ pub struct NodeStats {
     pub node_id: u32,
     /// Its hostfile address.
     pub address: String,
-    /// `self`, `up`, `down` (silent for three heartbeat intervals) or
-    /// `unknown` (never heard from).
+    /// `self`, `up`, `down` (found dead by the failure detector), `left`
+    /// (left the cluster cleanly) or `unknown` (never heard from).
     pub state: String,
     /// Milliseconds since it was last heard from.
     pub last_heard_ms: Option<u64>,

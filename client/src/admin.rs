@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use chimod_sdk::admin::{
     CANCEL_PERIODIC, CLUSTER_POOLS, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH,
-    LIST_MODULES, LIST_POOLS, ModuleDescription, NodePools, PING, POOL_STATS, PoolDescription, PoolStats,
-    RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, StopRequest,
-    UPGRADE_MODULE, UpgradeModule, UpgradeOutcome,
+    LEAVE_CLUSTER, LIST_MODULES, LIST_POOLS, ModuleDescription, NodePools, NodeReload, PING, POOL_STATS,
+    PoolDescription, PoolStats, RELOAD_HOSTFILE, RUNTIME_STATS, ReloadHostfile, RuntimeStats,
+    SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, StopRequest, UPGRADE_MODULE, UpgradeModule,
+    UpgradeOutcome,
 };
 use chimod_sdk::{Method, PoolId};
 use serde::Serialize;
@@ -94,6 +95,22 @@ impl<'c> AdminClient<'c> {
             STOP_RUNTIME,
             &StopRequest { requested_by: requested_by.to_owned() },
         )
+    }
+
+    /// Makes the node leave the cluster cleanly, then stop: the other
+    /// nodes pass it by from then on, until it starts again.
+    pub fn leave_cluster(&self, requested_by: &str) -> Result<(), ClientError> {
+        self.client.call_method(
+            PoolId::ADMIN,
+            LEAVE_CLUSTER,
+            &StopRequest { requested_by: requested_by.to_owned() },
+        )
+    }
+
+    /// Has the node (with `cluster`, every node it knows) re-read its
+    /// hostfile and take in the nodes added at its end.
+    pub fn reload_hostfile(&self, cluster: bool) -> Result<Vec<NodeReload>, ClientError> {
+        self.client.call_method(PoolId::ADMIN, RELOAD_HOSTFILE, &ReloadHostfile { cluster })
     }
 
     /// Runtime statistics.

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use chimod_sdk::admin::{
     BulkStats, CANCEL_PERIODIC, CLUSTER_POOLS, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH,
-    HEARTBEAT, LIST_MODULES, LIST_POOLS, ModuleDescription, NodeCreate, NodePools, NodeStats, PING,
-    POOL_STATS, PeriodicStats, PoolDescription, PoolStats, RUNTIME_STATS, RuntimeStats, SCHEDULE_PERIODIC,
-    STOP_RUNTIME, SchedulePeriodic, UPGRADE_MODULE, UpgradeModule, UpgradeOutcome, WorkerStats,
+    HEARTBEAT, LEAVE_CLUSTER, LIST_MODULES, LIST_POOLS, ModuleDescription, NodeCreate, NodePools, NodeReload,
+    NodeStats, PING, POOL_STATS, PeriodicStats, PoolDescription, PoolStats, RELOAD_HOSTFILE, RUNTIME_STATS,
+    ReloadHostfile, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, UPGRADE_MODULE,
+    UpgradeModule, UpgradeOutcome, WorkerStats,
 };
 use chimod_sdk::{PoolId, PoolQuery};
 use tracing::{info, warn};
@@ -35,6 +36,22 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
                 Ok(())
             })
             .map_err(text),
+        m if m == LEAVE_CLUSTER.id => LEAVE_CLUSTER
+            .handle(input, |req| {
+                let network =
+                    node.network.get().ok_or("this runtime is a single node (no networking.hostfile)")?;
+                info!(
+                    by = req.requested_by,
+                    "leaving the cluster, then stopping, as asked through the admin pool"
+                );
+                network.leave();
+                node.stop.trigger(StopReason::Requested(req.requested_by));
+                Ok(())
+            })
+            .map_err(text),
+        m if m == RELOAD_HOSTFILE.id => {
+            RELOAD_HOSTFILE.handle(input, |req| Ok(reload_hostfile(node, req))).map_err(text)
+        }
         m if m == RUNTIME_STATS.id => RUNTIME_STATS.handle(input, |()| Ok(stats(node))).map_err(text),
         m if m == FLUSH.id => FLUSH.handle(input, |()| flush(node).map_err(Into::into)).map_err(text),
         m if m == PING.id => PING.handle(input, |()| Ok(())).map_err(text),
@@ -81,7 +98,7 @@ fn create_pool_spread(node: &Node, req: CreatePool) -> Result<CreateOutcome, Str
     let Some(network) = node.network.get().filter(|_| spread) else { return local };
     let input = CREATE_POOL.encode_input(&forward).map_err(|e| e.to_string())?;
     let calls: Vec<_> = (0..network.nodes() as u32)
-        .filter(|n| *n != network.node_id())
+        .filter(|n| *n != network.node_id() && !network.has_left(*n))
         .map(|n| (n, network.call(n, PoolId::ADMIN, CREATE_POOL.id, &input, false)))
         .collect();
     let mut failures = Vec::new();
@@ -100,10 +117,65 @@ fn create_pool_spread(node: &Node, req: CreatePool) -> Result<CreateOutcome, Str
             done.sort_by_key(|n| n.node_id);
             Ok(CreateOutcome::OnNodes(done))
         }
-        (Ok(_), false) => Err(format!("created on this node, but not on {}", failures.join("; "))),
+        (Ok(outcome), false) => {
+            let here = if outcome == CreateOutcome::Created {
+                "created on this node"
+            } else {
+                "exists on this node"
+            };
+            Err(format!("{here}, but not on {}", failures.join("; ")))
+        }
         (Err(e), true) => Err(e),
         (Err(e), false) => Err(format!("{e}; and on {}", failures.join("; "))),
     }
+}
+
+/// A node starting in a running cluster takes in the `broadcast` and
+/// `dynamic` pools the others were given while it was not there: it asks
+/// the peers in turn (from the one after it, each given `wait`) for their
+/// pools until one answers, and creates here, recorded, each it lacks.
+/// Returns the peer that answered and how many pools were created; `None`
+/// when no peer answered (the whole cluster is starting: nothing to take).
+pub fn join_broadcast_pools(node: &Node, wait: Duration) -> Option<(u32, usize)> {
+    let network = node.network.get()?;
+    let input = LIST_POOLS.encode_input(&()).ok()?;
+    let n = network.nodes() as u32;
+    let peers = (1..n).map(|i| (network.node_id() + i) % n).filter(|p| !network.has_left(*p));
+    for peer in peers.take(3) {
+        let Ok(pools) = answer_of(
+            LIST_POOLS,
+            network.call_within(peer, PoolId::ADMIN, LIST_POOLS.id, &input, false, wait),
+        ) else {
+            continue;
+        };
+        let mut created = 0;
+        for p in
+            pools.into_iter().filter(|p| matches!(p.pool_query, PoolQuery::Broadcast | PoolQuery::Dynamic))
+        {
+            if node.pools.get(p.pool_id).is_some() {
+                continue;
+            }
+            let what = format!("{} {} `{}`", p.mod_name, p.pool_id, p.pool_name);
+            let req = CreatePool {
+                mod_name: p.mod_name,
+                pool_name: p.pool_name,
+                pool_query: p.pool_query,
+                pool_id: p.pool_id,
+                params_json: p.params_json,
+                forwarded: true,
+            };
+            match create_pool_here(node, req) {
+                Ok(_) => created += 1,
+                Err(e) => warn!("cannot create broadcast pool {what}, which node {peer} has: {e}"),
+            }
+        }
+        info!(
+            from = peer,
+            created, "took in the cluster's broadcast pools: {created} created here, as node {peer} has them"
+        );
+        return Some((peer, created));
+    }
+    None
 }
 
 /// The decoded answer of an admin call to another node, waiting for it
@@ -140,19 +212,18 @@ fn create_pool_here(node: &Node, req: CreatePool) -> Result<CreateOutcome, Strin
         pool_id: req.pool_id,
         params,
     };
-    if let Some(existing) = node.pools.get(spec.pool_id) {
-        let e = existing.spec();
-        if e.mod_name == spec.mod_name && e.pool_name == spec.pool_name && e.params == spec.params {
-            return Ok(CreateOutcome::AlreadyExists);
-        }
-        return Err(format!(
-            "pool {} already exists as `{}` ({}) with other parameters",
-            spec.pool_id, e.pool_name, e.mod_name
-        ));
+    if let Some(known) = existing(node, &spec) {
+        return known;
     }
     let id = spec.pool_id;
     let mut record = node.record.get().map(crate::pool::PoolRecord::guard);
-    let pool = node.pools.create(spec, &node.modules).map_err(|e| e.to_string())?;
+    let wanted = spec.clone();
+    let pool = match node.pools.create(spec, &node.modules) {
+        Ok(pool) => pool,
+        // Made meanwhile by another creation (a joining node taking in the
+        // cluster's pools while chimaera_compose asks for the same one).
+        Err(e) => return existing(node, &wanted).unwrap_or(Err(e.to_string())),
+    };
     if let Some(record) = &mut record
         && let Err(e) = record.created(pool.spec())
     {
@@ -162,6 +233,20 @@ fn create_pool_here(node: &Node, req: CreatePool) -> Result<CreateOutcome, Strin
     }
     info!(pool_id = %id, "pool created through the admin pool");
     Ok(CreateOutcome::Created)
+}
+
+/// What asking for `spec` gets when its id is taken: "already exists" for
+/// the same module, name and parameters, an error for anything else.
+fn existing(node: &Node, spec: &PoolSpec) -> Option<Result<CreateOutcome, String>> {
+    let existing = node.pools.get(spec.pool_id)?;
+    let e = existing.spec();
+    if e.mod_name == spec.mod_name && e.pool_name == spec.pool_name && e.params == spec.params {
+        return Some(Ok(CreateOutcome::AlreadyExists));
+    }
+    Some(Err(format!(
+        "pool {} already exists as `{}` ({}) with other parameters",
+        spec.pool_id, e.pool_name, e.mod_name
+    )))
 }
 
 /// A live upgrade here and, with `cluster`, on every other node after it,
@@ -174,7 +259,7 @@ fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<Vec<UpgradeOutcome>
     let Some(network) = node.network.get().filter(|_| cluster) else { return Ok(done) };
     let input =
         UPGRADE_MODULE.encode_input(&UpgradeModule { cluster: false, ..req }).map_err(|e| e.to_string())?;
-    for n in (0..network.nodes() as u32).filter(|n| *n != network.node_id()) {
+    for n in (0..network.nodes() as u32).filter(|n| *n != network.node_id() && !network.has_left(*n)) {
         match answer_of(UPGRADE_MODULE, network.call(n, PoolId::ADMIN, UPGRADE_MODULE.id, &input, true)) {
             Ok(mut outcomes) => done.append(&mut outcomes),
             Err(e) => {
@@ -187,6 +272,51 @@ fn upgrade_module(node: &Node, req: UpgradeModule) -> Result<Vec<UpgradeOutcome>
         }
     }
     Ok(done)
+}
+
+/// A re-read of the hostfile here and, with `cluster`, on every other node
+/// this one knows (the ones just added included), asked at once.
+fn reload_hostfile(node: &Node, req: ReloadHostfile) -> Vec<NodeReload> {
+    let Some(network) = node.network.get() else {
+        return vec![NodeReload {
+            node_id: node.node_id,
+            nodes: 1,
+            added: Vec::new(),
+            error: Some("this runtime is a single node (no networking.hostfile)".to_owned()),
+        }];
+    };
+    let here = match network.reload() {
+        Ok(r) => NodeReload {
+            node_id: node.node_id,
+            nodes: r.nodes as u32,
+            added: r.added.iter().map(|(id, a)| (*id, a.to_string())).collect(),
+            error: None,
+        },
+        Err(e) => NodeReload {
+            node_id: node.node_id,
+            nodes: network.nodes() as u32,
+            added: Vec::new(),
+            error: Some(e),
+        },
+    };
+    if !req.cluster {
+        return vec![here];
+    }
+    let Ok(input) = RELOAD_HOSTFILE.encode_input(&ReloadHostfile { cluster: false }) else {
+        return vec![here];
+    };
+    let calls: Vec<_> = (0..network.nodes() as u32)
+        .filter(|n| *n != network.node_id() && !network.has_left(*n))
+        .map(|n| (n, network.call(n, PoolId::ADMIN, RELOAD_HOSTFILE.id, &input, false)))
+        .collect();
+    let mut all = vec![here];
+    for (n, call) in calls {
+        match answer_of(RELOAD_HOSTFILE, call) {
+            Ok(mut answers) => all.append(&mut answers),
+            Err(e) => all.push(NodeReload { node_id: n, nodes: 0, added: Vec::new(), error: Some(e) }),
+        }
+    }
+    all
 }
 
 fn schedule_periodic(node: &Node, req: SchedulePeriodic) -> Result<u64, String> {
@@ -279,14 +409,15 @@ fn cluster_pools(node: &Node) -> Vec<NodePools> {
     let calls: Vec<_> = (0..network.nodes() as u32)
         .filter(|n| *n != network.node_id())
         .map(|n| match peers.get(n as usize) {
-            Some((address, crate::net::PeerState::Down, heard)) => {
+            Some((address, state @ (crate::net::PeerState::Down | crate::net::PeerState::Left), heard)) => {
                 let heard =
                     heard.map_or_else(|| "never heard".to_owned(), |d| format!("last heard {d:.1?} ago"));
+                let is = if *state == crate::net::PeerState::Left { "left the cluster" } else { "is down" };
                 (
                     n,
                     Err(crate::task::Outcome::failed(
                         crate::ipc::TaskStatus::Error,
-                        format!("node {n} ({address}) is down ({heard})"),
+                        format!("node {n} ({address}) {is} ({heard})"),
                     )),
                 )
             }

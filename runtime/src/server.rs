@@ -243,6 +243,9 @@ impl Runtime {
             }
         };
         queue.header().set_state(RuntimeState::Ready);
+        if network.is_some() {
+            join_cluster(&node, config.networking.wait_for_restart_poll_period);
+        }
         Ok(Runtime {
             config,
             workers: Some(workers),
@@ -402,6 +405,25 @@ fn start_remote_clients(
         .map_err(|source| StartError::Os { what: "the remote-client endpoint", source })
 }
 
+/// In the background: the broadcast pools of a cluster this node joins
+/// while it runs, and SIGHUP re-reading the hostfile.
+fn join_cluster(node: &Arc<Node>, wait: std::time::Duration) {
+    let joining = node.clone();
+    let spawned = std::thread::Builder::new().name("chi-join".into()).spawn(move || {
+        if crate::admin::join_broadcast_pools(&joining, wait).is_none() {
+            tracing::debug!("no peer answered: the cluster is starting, no broadcast pools to take in");
+        }
+    });
+    if let Err(e) = spawned {
+        warn!("cannot take in the cluster's broadcast pools: {e}");
+    }
+    if let Some(network) = node.network.get()
+        && let Err(e) = crate::net::reload_on_hangup(network.clone())
+    {
+        warn!("SIGHUP will not re-read the hostfile: {e}");
+    }
+}
+
 /// Starts the network in cluster mode (a hostfile); nothing on a single node.
 fn start_network(
     node: &Arc<Node>,
@@ -431,6 +453,7 @@ fn start_network(
         heartbeat: config.runtime.heartbeat_interval,
         neighborhood: n.neighborhood_size,
         sealer,
+        hostfile: Some(hostfile.path().to_owned()),
     };
     let network =
         Network::start(node, net).map_err(|source| StartError::Os { what: "networking", source })?;

@@ -25,6 +25,27 @@ impl Cluster {
         Cluster { hostfile, port: unique_port(), extra: extra_networking.to_owned(), compose: String::new() }
     }
 
+    /// Rewrites the hostfile (the nodes running keep what they read until
+    /// they re-read it).
+    pub fn set_nodes(&self, nodes: &[&str]) {
+        std::fs::write(self.hostfile.path(), nodes.join("\n")).expect("write hostfile");
+    }
+
+    /// Runs the `chimaera` command against the node at `address`: its
+    /// exit code, stdout and stderr.
+    pub fn chimaera(&self, address: &str, args: &[&str]) -> (i32, String, String) {
+        let out = std::process::Command::new(crate::artifacts().bin("chimaera"))
+            .args(args)
+            .arg("--port")
+            .arg(self.port.to_string())
+            .env("CHI_NODE_ADDRESS", address)
+            .env_remove("CHI_SERVER_CONF")
+            .output()
+            .expect("run chimaera");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
     /// The node at `address`, not started.
     pub fn spec(&self, address: &str) -> RuntimeProcess {
         let config = SMALL_CONFIG.replace(

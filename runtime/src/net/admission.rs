@@ -45,6 +45,11 @@ impl Admission {
         Admission { hostfile, own_is_loopback: own.is_loopback(), connections: HashMap::new() }
     }
 
+    /// Admits nodes added to the hostfile.
+    pub fn admit(&mut self, addresses: impl IntoIterator<Item = IpAddr>) {
+        self.hostfile.extend(addresses);
+    }
+
     /// Whether a connection from `source` may speak.
     pub fn admits(&self, source: IpAddr) -> bool {
         self.hostfile.contains(&source) || (self.own_is_loopback && source.is_loopback())

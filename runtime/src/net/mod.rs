@@ -3,6 +3,7 @@
 
 mod admission;
 mod frame;
+mod hangup;
 mod log_limit;
 mod peers;
 mod pending;
@@ -10,8 +11,9 @@ mod seal;
 mod transport;
 
 pub use frame::{Body, Frame, FrameError, MAX_FRAME};
+pub use hangup::reload_on_hangup;
 pub(crate) use log_limit::LogLimit;
 pub use peers::{PeerState, PeerTable};
 pub use pending::PendingCalls;
 pub use seal::Sealer;
-pub use transport::{NetConfig, NetHandle, Network};
+pub use transport::{NetConfig, NetHandle, Network, Reloaded};

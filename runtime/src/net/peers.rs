@@ -2,10 +2,10 @@
 //! whether it counts it as up. The SWIM failure detector (`cluster::swim`)
 //! says when a peer is down (logged once, with its id and address); a frame
 //! from a peer, or SWIM seeing it alive again, brings it back up (logged as
-//! rejoined).
+//! rejoined). A peer that says it is leaving is gone until it comes back.
 
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -21,6 +21,9 @@ pub enum PeerState {
     /// Found dead by the failure detector: it answered no probe, direct or
     /// indirect, and did not refute the suspicion in time.
     Down,
+    /// Said it was leaving the cluster (`chimaera cluster leave`): tasks
+    /// for it fail at once, broadcasts pass it by.
+    Left,
 }
 
 impl PeerState {
@@ -30,61 +33,92 @@ impl PeerState {
             PeerState::Unknown => "unknown",
             PeerState::Up => "up",
             PeerState::Down => "down",
+            PeerState::Left => "left",
         }
     }
 }
 
 #[derive(Debug)]
 struct Peer {
+    address: IpAddr,
     state: PeerState,
     last_heard: Option<Instant>,
+    /// Wakes this peer's sender to drop its connection.
+    reconnect: Arc<Notify>,
+}
+
+impl Peer {
+    fn new(address: IpAddr) -> Peer {
+        Peer { address, state: PeerState::Unknown, last_heard: None, reconnect: Arc::new(Notify::new()) }
+    }
 }
 
 /// Every peer's liveness, and a way to tell a peer's sender to reconnect.
+/// It grows when the hostfile gains nodes; ids never change.
 #[derive(Debug)]
 pub struct PeerTable {
-    addresses: Vec<IpAddr>,
     peers: Mutex<Vec<Peer>>,
-    /// One per node: wakes that node's sender to drop its connection.
-    pub reconnect: Vec<Notify>,
 }
 
 impl PeerTable {
     /// Peers at `addresses`, none heard from yet.
-    pub fn new(addresses: Vec<IpAddr>) -> PeerTable {
-        let n = addresses.len();
-        PeerTable {
-            addresses,
-            peers: Mutex::new((0..n).map(|_| Peer { state: PeerState::Unknown, last_heard: None }).collect()),
-            reconnect: (0..n).map(|_| Notify::new()).collect(),
+    pub fn new(addresses: &[IpAddr]) -> PeerTable {
+        PeerTable { peers: Mutex::new(addresses.iter().map(|a| Peer::new(*a)).collect()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Peer>> {
+        self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes in new nodes, whose ids follow the known ones.
+    pub fn grow(&self, addresses: &[IpAddr]) {
+        self.lock().extend(addresses.iter().map(|a| Peer::new(*a)));
+    }
+
+    /// What wakes `node`'s sender to reconnect.
+    pub fn reconnect_signal(&self, node: u32) -> Option<Arc<Notify>> {
+        self.lock().get(node as usize).map(|p| p.reconnect.clone())
+    }
+
+    /// Tells `node`'s sender to make its connection again.
+    pub fn reconnect(&self, node: u32) {
+        if let Some(peer) = self.lock().get(node as usize) {
+            peer.reconnect.notify_one();
         }
+    }
+
+    /// `node`'s state.
+    pub fn state(&self, node: u32) -> Option<PeerState> {
+        self.lock().get(node as usize).map(|p| p.state)
     }
 
     /// A frame came from `node`.
     pub fn heard(&self, node: u32, now: Instant) {
-        let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut peers = self.lock();
         let Some(peer) = peers.get_mut(node as usize) else { return };
         peer.last_heard = Some(now);
+        let address = peer.address;
         match peer.state {
             PeerState::Up => {}
             PeerState::Unknown => {
                 peer.state = PeerState::Up;
-                info!(node, "node {node} ({}) is up", self.addresses[node as usize]);
+                info!(node, "node {node} ({address}) is up");
             }
-            PeerState::Down => {
+            PeerState::Down | PeerState::Left => {
                 peer.state = PeerState::Up;
-                info!(node, "node {node} ({}) rejoined", self.addresses[node as usize]);
+                info!(node, "node {node} ({address}) rejoined");
             }
         }
     }
 
     /// What the failure detector found: a dead peer is down (and its
-    /// sender reconnects); one alive again after that has rejoined.
+    /// sender reconnects); one that left is gone; one alive again after
+    /// either has rejoined.
     pub fn swim_says(&self, node: u32, liveness: crate::cluster::swim::Liveness, now: Instant) {
         use crate::cluster::swim::Liveness;
-        let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut peers = self.lock();
         let Some(peer) = peers.get_mut(node as usize) else { return };
-        let address = self.addresses[node as usize];
+        let address = peer.address;
         match (liveness, peer.state) {
             (Liveness::Dead, PeerState::Up | PeerState::Unknown) => {
                 peer.state = PeerState::Down;
@@ -96,9 +130,14 @@ impl PeerTable {
                     node,
                     "node {node} ({address}) is down: {silent}; it answered no probe and did not refute the suspicion"
                 );
-                self.reconnect[node as usize].notify_one();
+                peer.reconnect.notify_one();
             }
-            (Liveness::Alive, PeerState::Down) => {
+            (Liveness::Left, state) if state != PeerState::Left => {
+                peer.state = PeerState::Left;
+                info!(node, "node {node} ({address}) left the cluster");
+                peer.reconnect.notify_one();
+            }
+            (Liveness::Alive, PeerState::Down | PeerState::Left) => {
                 peer.state = PeerState::Up;
                 info!(node, "node {node} ({address}) rejoined");
             }
@@ -107,13 +146,11 @@ impl PeerTable {
         }
     }
 
-    /// Each node's state and how long ago it was heard from.
+    /// Each node's address, state and how long ago it was heard from.
     pub fn snapshot(&self, now: Instant) -> Vec<(IpAddr, PeerState, Option<Duration>)> {
-        let peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
-        peers
+        self.lock()
             .iter()
-            .zip(&self.addresses)
-            .map(|(p, a)| (*a, p.state, p.last_heard.map(|t| now.duration_since(t))))
+            .map(|p| (p.address, p.state, p.last_heard.map(|t| now.duration_since(t))))
             .collect()
     }
 }

@@ -38,12 +38,43 @@ use crate::ipc::TaskStatus;
 use crate::node::Node;
 use crate::task::{Completion, InternalTask, Outcome};
 
+/// One member of the cluster as the sending side knows it.
+#[derive(Debug)]
+struct Link {
+    address: IpAddr,
+    /// The queue of its sender (none for this node).
+    queue: Option<mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+/// What the network thread is told by other threads.
+#[derive(Debug)]
+enum Control {
+    /// Nodes joined: admit their addresses and start their senders.
+    Grow(Vec<(u32, IpAddr, mpsc::UnboundedReceiver<Vec<u8>>)>),
+}
+
+/// What a re-read of the hostfile changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reloaded {
+    /// The nodes added, with their new ids.
+    pub added: Vec<(u32, IpAddr)>,
+    /// Nodes in the cluster now.
+    pub nodes: usize,
+}
+
 /// What workers use to reach other nodes.
 #[derive(Debug)]
 pub struct NetHandle {
     node_id: u32,
-    addresses: Vec<IpAddr>,
-    peers: Vec<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Every member by id; grows when the hostfile does, never shrinks.
+    members: std::sync::RwLock<Vec<Link>>,
+    /// The hostfile, re-read to take in new nodes.
+    hostfile: Option<std::path::PathBuf>,
+    control: mpsc::UnboundedSender<Control>,
+    /// Set at the stop, when the senders' queues are closed.
+    closed: std::sync::atomic::AtomicBool,
+    /// When the hostfile was last re-read because an unknown node spoke.
+    last_reload: std::sync::Mutex<Option<Instant>>,
     pending: Arc<PendingCalls>,
     liveness: Arc<PeerTable>,
     wait: Duration,
@@ -59,6 +90,121 @@ pub struct NetHandle {
 }
 
 impl NetHandle {
+    fn links(&self) -> std::sync::RwLockReadGuard<'_, Vec<Link>> {
+        self.members.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The queue of `node`'s sender and its address, if it is another
+    /// member.
+    fn queue_of(&self, node: u32) -> Option<(mpsc::UnboundedSender<Vec<u8>>, IpAddr)> {
+        let links = self.links();
+        let link = links.get(node as usize)?;
+        Some((link.queue.clone()?, link.address))
+    }
+
+    /// Re-reads the hostfile and takes in the nodes added at its end (ids
+    /// are line order, so nodes already known must keep their lines).
+    /// Nodes then hear the new ones and probe them; broadcasts include
+    /// them.
+    pub fn reload(&self) -> Result<Reloaded, String> {
+        let path =
+            self.hostfile.as_deref().ok_or("this runtime is a single node (no networking.hostfile)")?;
+        let hostfile = crate::cluster::Hostfile::load(path).map_err(|e| e.to_string())?;
+        let listed: Vec<IpAddr> = hostfile.addresses().collect();
+        let mut links = self.members.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (id, link) in links.iter().enumerate() {
+            match listed.get(id) {
+                Some(a) if *a == link.address => {}
+                other => {
+                    return Err(format!(
+                        "hostfile {}: node {id} ({}) is {}; node ids are the hostfile's line order, so a running cluster takes new nodes at the end and keeps every known one on its line (a node that left stays listed)",
+                        path.display(),
+                        link.address,
+                        other.map_or_else(|| "no longer listed".to_owned(), |a| format!("replaced by {a}"))
+                    ));
+                }
+            }
+        }
+        let was = links.len();
+        let mut started = Vec::new();
+        for (id, address) in listed.iter().enumerate().skip(was) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            links.push(Link { address: *address, queue: Some(tx) });
+            started.push((id as u32, *address, rx));
+        }
+        let added: Vec<(u32, IpAddr)> = started.iter().map(|(id, a, _)| (*id, *a)).collect();
+        if !added.is_empty() {
+            self.liveness.grow(&listed[was..]);
+            self.swim.lock().unwrap_or_else(std::sync::PoisonError::into_inner).grow(listed.len());
+            let _ = self.control.send(Control::Grow(started));
+            let list: Vec<String> = added.iter().map(|(id, a)| format!("node {id} ({a})")).collect();
+            info!(
+                "hostfile {} re-read: {} joined the cluster, now {} nodes",
+                path.display(),
+                list.join(", "),
+                listed.len()
+            );
+        }
+        Ok(Reloaded { added, nodes: listed.len() })
+    }
+
+    /// A node this one does not know spoke: the hostfile may have grown.
+    /// Re-read at most once a second, whatever peers send; returns the
+    /// addresses taken in.
+    fn reload_for_stranger(&self, why: &str) -> Vec<IpAddr> {
+        {
+            let mut last = self.last_reload.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                return Vec::new();
+            }
+            *last = Some(Instant::now());
+        }
+        if self.hostfile.is_none() {
+            return Vec::new();
+        }
+        match self.reload() {
+            Ok(r) => {
+                if r.added.is_empty() {
+                    debug!("{why}; the hostfile lists no new node");
+                }
+                r.added.into_iter().map(|(_, a)| a).collect()
+            }
+            Err(e) => {
+                warn!("{why}; cannot take in new nodes: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Tells every member this node is leaving, so that they stop probing
+    /// it and pass it by; it then neither probes nor answers.
+    pub fn leave(&self) {
+        let farewell = self.swim.lock().unwrap_or_else(std::sync::PoisonError::into_inner).leave();
+        let count = farewell.len();
+        self.send_swim(farewell);
+        info!("leaving the cluster: told the {count} members that are up");
+    }
+
+    /// Ends every sender's queue: each sends what it holds, then stops.
+    /// Calls made afterwards fail as the runtime is stopping.
+    fn close_queues(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        let mut links = self.members.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for link in links.iter_mut() {
+            link.queue = None;
+        }
+    }
+
+    fn send_swim(&self, out: Vec<(u32, SwimMessage)>) {
+        for (to, message) in out {
+            let Some((queue, _)) = self.queue_of(to) else { continue };
+            // A SWIM message is small (bounded updates): never over the limit.
+            if let Ok(bytes) = wire(&self.sealer, &Frame::new(self.node_id, Body::Swim(message))) {
+                let _ = queue.send(bytes);
+            }
+        }
+    }
+
     /// Runs the failure detector: its timers, or `incoming` from a peer;
     /// sends what it has to send and records the changes it saw.
     fn swim(&self, incoming: Option<(u32, SwimMessage)>) {
@@ -72,13 +218,7 @@ impl NetHandle {
             }
             swim.take_changes()
         };
-        for (to, message) in out {
-            let Some(Some(peer)) = self.peers.get(to as usize) else { continue };
-            // A SWIM message is small (bounded updates): never over the limit.
-            if let Ok(bytes) = wire(&self.sealer, &Frame::new(self.node_id, Body::Swim(message))) {
-                let _ = peer.send(bytes);
-            }
-        }
+        self.send_swim(out);
         let now = Instant::now();
         for change in changes {
             self.liveness.swim_says(change.node, change.liveness, now);
@@ -111,9 +251,14 @@ impl NetHandle {
         self.neighborhood
     }
 
-    /// Nodes in the cluster.
+    /// Nodes in the cluster, those that left included.
     pub fn nodes(&self) -> usize {
-        self.addresses.len()
+        self.links().len()
+    }
+
+    /// Whether `node` said it left the cluster (broadcasts pass it by).
+    pub fn has_left(&self, node: u32) -> bool {
+        self.liveness.state(node) == Some(PeerState::Left)
     }
 
     /// Sends a task to node `target`; its outcome arrives on the returned
@@ -126,18 +271,39 @@ impl NetHandle {
         input: &[u8],
         long: bool,
     ) -> Result<Arc<Completion>, Outcome> {
-        let Some(Some(peer)) = self.peers.get(target as usize) else {
+        self.call_within(target, pool, method, input, long, self.wait)
+    }
+
+    /// [`NetHandle::call`] with its own bound on the wait for the reply.
+    pub fn call_within(
+        &self,
+        target: u32,
+        pool: PoolId,
+        method: u32,
+        input: &[u8],
+        long: bool,
+        wait: Duration,
+    ) -> Result<Arc<Completion>, Outcome> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Outcome::failed(
                 TaskStatus::Error,
-                format!(
-                    "no node {target}: the cluster has nodes 0 to {}",
-                    self.addresses.len().saturating_sub(1)
-                ),
+                "this runtime is stopping: no more calls to other nodes",
+            ));
+        }
+        let Some((peer, address)) = self.queue_of(target) else {
+            return Err(Outcome::failed(
+                TaskStatus::Error,
+                format!("no node {target}: the cluster has nodes 0 to {}", self.nodes().saturating_sub(1)),
             ));
         };
+        if self.has_left(target) {
+            return Err(Outcome::failed(
+                TaskStatus::Error,
+                format!("node {target} ({address}) left the cluster"),
+            ));
+        }
         let completion = Completion::new();
-        let id =
-            self.pending.register(target, self.addresses[target as usize], completion.clone(), self.wait);
+        let id = self.pending.register(target, address, completion.clone(), wait);
         let frame = Frame::new(self.node_id, Body::Request { id, pool, method, input: input.to_vec(), long });
         let bytes = wire(&self.sealer, &frame).map_err(|len| {
             self.pending.forget(id);
@@ -181,6 +347,8 @@ pub struct NetConfig {
     pub neighborhood: u32,
     /// The cluster key, if any.
     pub sealer: Sealer,
+    /// The hostfile the addresses came from, re-read to take in new nodes.
+    pub hostfile: Option<std::path::PathBuf>,
 }
 
 impl Network {
@@ -188,18 +356,19 @@ impl Network {
     /// address and port cannot be bound.
     pub fn start(node: &Arc<Node>, config: NetConfig) -> std::io::Result<Network> {
         let pending = Arc::new(PendingCalls::default());
-        let mut peers = Vec::new();
+        let mut links = Vec::new();
         let mut queues = Vec::new();
         for (id, address) in config.addresses.iter().enumerate() {
             if id as u32 == config.node_id {
-                peers.push(None);
+                links.push(Link { address: *address, queue: None });
             } else {
                 let (tx, rx) = mpsc::unbounded_channel();
-                peers.push(Some(tx));
+                links.push(Link { address: *address, queue: Some(tx) });
                 queues.push((id as u32, *address, rx));
             }
         }
-        let liveness = Arc::new(PeerTable::new(config.addresses.clone()));
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let liveness = Arc::new(PeerTable::new(&config.addresses));
         let members = config.addresses.len();
         // A restarted node takes a larger incarnation than any it had, so
         // that its aliveness overrides its old death.
@@ -210,13 +379,16 @@ impl Network {
             config.node_id,
             members,
             incarnation,
-            SwimConfig::for_cluster(config.heartbeat, members),
+            SwimConfig::for_heartbeat(config.heartbeat),
             incarnation ^ u64::from(config.node_id),
         );
         let handle = Arc::new(NetHandle {
             node_id: config.node_id,
-            addresses: config.addresses.clone(),
-            peers,
+            members: std::sync::RwLock::new(links),
+            hostfile: config.hostfile.clone(),
+            control,
+            closed: Default::default(),
+            last_reload: Default::default(),
             pending: pending.clone(),
             liveness,
             wait: config.wait,
@@ -238,7 +410,7 @@ impl Network {
                     return;
                 }
             };
-            runtime.block_on(serve(node, thread_handle, config, queues, stop, bound_tx));
+            runtime.block_on(serve(node, thread_handle, config, queues, control_rx, stop, bound_tx));
         })?;
         match bound_rx.recv() {
             Ok(Ok(())) => Ok(Network { handle, shutdown: Some(shutdown), thread: Some(thread) }),
@@ -308,6 +480,7 @@ async fn serve(
     handle: Arc<NetHandle>,
     config: NetConfig,
     queues: Vec<(u32, IpAddr, mpsc::UnboundedReceiver<Vec<u8>>)>,
+    mut control: mpsc::UnboundedReceiver<Control>,
     mut stop: oneshot::Receiver<()>,
     bound: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
@@ -327,15 +500,24 @@ async fn serve(
         endpoint(own, config.port),
         queues.len()
     );
-    for (id, address, rx) in queues {
-        tokio::spawn(feed_peer(id, address, config.port, config.poll, rx, handle.liveness.clone()));
-    }
+    let mut feeders = tokio::task::JoinSet::new();
+    let mut start_feeders = |queues: Vec<(u32, IpAddr, mpsc::UnboundedReceiver<Vec<u8>>)>| {
+        for (id, address, rx) in queues {
+            let Some(reconnect) = handle.liveness.reconnect_signal(id) else { continue };
+            feeders.spawn(feed_peer(id, address, config.port, (config.poll, config.wait), rx, reconnect));
+        }
+    };
+    start_feeders(queues);
     let mut sweep = tokio::time::interval(config.poll.min(config.heartbeat).min(Duration::from_millis(250)));
     let swim_timer = tokio::time::sleep_until(handle.swim_deadline());
     tokio::pin!(swim_timer);
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            Some(Control::Grow(joined)) = control.recv() => {
+                admission.admit(joined.iter().map(|(_, a, _)| *a));
+                start_feeders(joined);
+            }
             () = &mut swim_timer => {
                 handle.swim(None);
                 swim_timer.as_mut().reset(handle.swim_deadline());
@@ -346,7 +528,7 @@ async fn serve(
                 for node in handle.pending.expire(now) {
                     // A call went unanswered: the connection may be dead
                     // without the socket knowing; make it again.
-                    handle.liveness.reconnect[node as usize].notify_one();
+                    handle.liveness.reconnect(node);
                 }
             }
             Some(event) = connections.next() => {
@@ -374,8 +556,24 @@ async fn serve(
             },
         }
     }
+    // No new connection while the rest goes: a peer that connected now
+    // would lose what it sends when the process ends.
+    drop(connections);
+    drop(socket);
+    // What is queued goes out before the sockets close (a farewell, the
+    // replies of the last tasks); a peer that cannot take it does not hold
+    // the stop up for long.
+    handle.close_queues();
+    let drained =
+        tokio::time::timeout(FLUSH_GRACE, async { while feeders.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        debug!("frames still queued for unreachable peers after {FLUSH_GRACE:?} were dropped at the stop");
+    }
     debug!("network thread stopped");
 }
+
+/// How long a stopping node waits for its queued frames to be sent.
+const FLUSH_GRACE: Duration = Duration::from_millis(250);
 
 /// Counts and logs `count` dropped frames.
 fn dropped(handle: &NetHandle, count: usize, why: &str) {
@@ -410,6 +608,11 @@ fn note_connection(handle: &NetHandle, admission: &mut Admission, event: zeromq:
         return;
     }
     let Some(source) = admission.on_event(event) else { return };
+    // A node just added to the hostfile, before this one re-read it?
+    admission.admit(handle.reload_for_stranger(&format!("a connection from {source}, not in the hostfile")));
+    if admission.admits(source) {
+        return;
+    }
     if let Some(quiet) = LIMIT.allow() {
         warn!(
             "a connection from {source}, which is not in the hostfile: its frames will be dropped \
@@ -484,6 +687,17 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
     };
     let frame = match Frame::decode(bytes, handle.nodes()) {
         Ok(frame) => frame,
+        Err(e @ super::frame::FrameError::UnknownSender { .. }) => {
+            // A node added to the hostfile after this one read it.
+            handle.reload_for_stranger(&format!("a frame {e}"));
+            match Frame::decode(bytes, handle.nodes()) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    dropped(handle, 1, &e.to_string());
+                    return;
+                }
+            }
+        }
         Err(e) => {
             dropped(handle, 1, &e.to_string());
             return;
@@ -495,7 +709,7 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
         Body::Heartbeat => {}
         Body::Swim(message) => handle.swim(Some((from, message))),
         Body::Request { id, pool, method, input, long } => {
-            let reply_to = handle.peers.get(from as usize).cloned().flatten();
+            let reply_to = handle.queue_of(from).map(|(queue, _)| queue);
             let own = handle.node_id;
             let sealer = handle.sealer.clone();
             let completion = Completion::new();
@@ -533,18 +747,23 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
 /// Keeps a DEALER socket to one peer and sends its queue's frames, connecting
 /// (and reconnecting) every `poll` until the peer is up. A DEALER socket does
 /// not notice a peer that died, so the connection is also made again when
-/// the peer goes silent or leaves a call unanswered.
+/// the peer goes silent or leaves a call unanswered. A message the socket
+/// could not deliver (the peer restarted under it) is sent again on the
+/// next connection, unless it waited longer than `wait` (the calls in it
+/// have failed by then).
 async fn feed_peer(
     id: u32,
     address: IpAddr,
     port: u16,
-    poll: Duration,
+    (poll, wait): (Duration, Duration),
     mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
-    liveness: Arc<PeerTable>,
+    reconnect: Arc<tokio::sync::Notify>,
 ) {
     let target = endpoint(address, port);
     // A frame taken from the queue that did not fit the last message.
     let mut carry: Option<Vec<u8>> = None;
+    // A message returned undelivered, and since when.
+    let mut unsent: Option<(ZmqMessage, Instant)> = None;
     loop {
         let mut socket = zeromq::DealerSocket::with_options(socket_options());
         let mut attempt = 0u32;
@@ -567,11 +786,24 @@ async fn feed_peer(
             }
         }
         info!(node = id, "connected to node {id} ({address})");
+        if let Some((message, since)) = unsent.take() {
+            if since.elapsed() > wait {
+                debug!(
+                    node = id,
+                    "dropped {} frames that waited {:?} for node {id}",
+                    message.len(),
+                    since.elapsed()
+                );
+            } else if let Err(e) = socket.send(message).await {
+                unsent = returned(e).map(|m| (m, since));
+                continue;
+            }
+        }
         loop {
             let bytes = match carry.take() {
                 Some(bytes) => bytes,
                 None => tokio::select! {
-                    () = liveness.reconnect[id as usize].notified() => {
+                    () = reconnect.notified() => {
                         info!(node = id, "reconnecting to node {id} ({address})");
                         break;
                     }
@@ -597,8 +829,17 @@ async fn feed_peer(
             }
             if let Err(e) = socket.send(message).await {
                 warn!(node = id, "lost node {id} ({address}): {e}; reconnecting");
+                unsent = returned(e).map(|m| (m, Instant::now()));
                 break;
             }
         }
+    }
+}
+
+/// The message a failed send gave back, if it did.
+fn returned(error: zeromq::ZmqError) -> Option<ZmqMessage> {
+    match error {
+        zeromq::ZmqError::ReturnToSender { message, .. } => Some(message),
+        _ => None,
     }
 }

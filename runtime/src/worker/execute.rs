@@ -176,7 +176,11 @@ fn route_task(node: &Node, route: Route, pool: PoolId, method: u32, input: &[u8]
         return Routed::Now(run(node, pool, method, input));
     }
     let neighborhood = network.map_or(1, |n| n.neighborhood());
-    let targets = route.nodes(nodes, neighborhood);
+    // Nodes that left the cluster have no containers: passed by.
+    let mut targets = route.nodes(nodes, neighborhood);
+    if let Some(network) = network {
+        targets.retain(|t| !network.has_left(*t));
+    }
     // Send to the other nodes first, run here meanwhile, then gather.
     let calls: Vec<(u32, Result<_, Outcome>)> = targets
         .iter()

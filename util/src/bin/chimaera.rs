@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chimaera_util::cmd::cluster::ClusterCommand;
 use chimaera_util::cmd::compose::ComposeArgs;
 use chimaera_util::cmd::module::ModuleCommand;
 use chimaera_util::cmd::monitor::MonitorArgs;
@@ -47,6 +48,8 @@ Examples:
   chimaera compose pools.yaml --destroy    remove them again
   chimaera module upgrade chimaera_bdev /opt/new/libchimaera_bdev.so
   chimaera monitor -i 2                    live view; --once --json for scripts
+  chimaera cluster reload --all            take in nodes added to the hostfile
+  chimaera cluster leave                   leave the cluster cleanly and stop
   chimaera runtime restart                 stop, start, every pool back
   chimaera completions bash > /etc/bash_completion.d/chimaera";
 
@@ -64,6 +67,10 @@ enum Command {
     /// List the loaded modules, or upgrade one while it serves.
     #[command(subcommand)]
     Module(ModuleCommand),
+    /// The nodes this one knows; take in nodes added to the hostfile;
+    /// leave the cluster.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// A live view of workers, pools and nodes.
     Monitor(MonitorArgs),
     /// Run chimaera_bench (beside this binary) with these arguments.
@@ -140,6 +147,7 @@ fn main() -> ExitCode {
         Command::Compose(compose) => chimaera_util::cmd::compose::run(&compose, TOOL),
         Command::Pool(pool) => chimaera_util::cmd::pool::run(&pool, TOOL),
         Command::Module(module) => chimaera_util::cmd::module::run(&module, TOOL),
+        Command::Cluster(cluster) => chimaera_util::cmd::cluster::run(&cluster, TOOL),
         Command::Monitor(monitor) => chimaera_util::cmd::monitor::run(&monitor, TOOL),
         Command::Bench { args } => bench(&args),
         Command::Completions { shell } => {

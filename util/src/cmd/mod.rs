@@ -6,6 +6,7 @@
 //! under, and returns the process's exit code: 0 done, 1 the runtime could
 //! not do it (or is not there), 2 bad configuration or usage.
 
+pub mod cluster;
 pub mod compose;
 pub mod module;
 pub mod monitor;

@@ -35,6 +35,13 @@ impl SwimConfig {
     /// assert!(c.ack_timeout < c.period);
     /// ```
     pub fn for_cluster(heartbeat: Duration, members: usize) -> SwimConfig {
+        Self::for_heartbeat(heartbeat).sized(members)
+    }
+
+    /// The parameters for heartbeat interval `h`, before they are fitted
+    /// to a cluster's size ([`SwimConfig::sized`]); a detector whose
+    /// cluster grows keeps these and fits them again.
+    pub fn for_heartbeat(heartbeat: Duration) -> SwimConfig {
         let period = (heartbeat / 5).max(Duration::from_millis(2));
         SwimConfig {
             period,
@@ -45,10 +52,10 @@ impl SwimConfig {
             suspicion_periods: 5,
             max_updates: 24,
         }
-        .sized(members)
     }
 
-    fn sized(self, members: usize) -> SwimConfig {
+    /// These parameters fitted to `members` nodes.
+    pub fn sized(self, members: usize) -> SwimConfig {
         // Tiny clusters have fewer members to ask than the defaults.
         let others = members.saturating_sub(1);
         SwimConfig {

@@ -50,7 +50,11 @@ struct Relay {
 #[derive(Debug)]
 pub struct Swim {
     me: u32,
+    /// The parameters before they were fitted to the cluster's size.
+    base: SwimConfig,
     config: SwimConfig,
+    /// Set by [`Swim::leave`]: this node neither probes nor answers.
+    leaving: bool,
     members: Vec<Member>,
     order: Vec<u32>,
     next: usize,
@@ -72,6 +76,7 @@ impl Swim {
     /// Node `me` of `members` (ids 0..members), every member alive at
     /// incarnation 0, this node at `incarnation` (a restarted node takes a
     /// larger one, so that its aliveness overrides its old death).
+    /// `config` is fitted to the cluster's size here and again as it grows.
     pub fn new(me: u32, members: usize, incarnation: u64, config: SwimConfig, seed: u64) -> Swim {
         let mut all = vec![
             Member { incarnation: 0, liveness: Liveness::Alive, suspect_since: Duration::ZERO };
@@ -80,7 +85,9 @@ impl Swim {
         all[me as usize].incarnation = incarnation;
         let mut swim = Swim {
             me,
-            config,
+            base: config,
+            config: config.sized(members),
+            leaving: false,
             members: all,
             order: (0..members as u32).filter(|n| *n != me).collect(),
             next: 0,
@@ -105,6 +112,49 @@ impl Swim {
         self.members[node as usize].liveness
     }
 
+    /// How many members, this node and those that left included.
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Takes in the members `members()..members`, joining a running
+    /// cluster: alive at incarnation 0 until heard of (one that never
+    /// answers is suspected and found dead like any other). Each goes to a
+    /// random place of this round's order.
+    pub fn grow(&mut self, members: usize) {
+        let was = self.members.len();
+        if members <= was {
+            return;
+        }
+        let alive = Member { incarnation: 0, liveness: Liveness::Alive, suspect_since: Duration::ZERO };
+        self.members.resize(members, alive);
+        for node in was as u32..members as u32 {
+            let at = self.rng.usize(0..=self.order.len());
+            self.order.insert(at, node);
+        }
+        self.config = self.base.sized(members);
+        self.transmissions = self.base.transmissions(members);
+    }
+
+    /// This node leaves the cluster: the message to send each member that
+    /// is not dead or gone, telling it so. From now on this node neither
+    /// probes nor answers; another that restarts later in its place takes
+    /// a higher incarnation and is alive again.
+    pub fn leave(&mut self) -> Vec<(u32, Message)> {
+        self.leaving = true;
+        let me = self.members[self.me as usize];
+        let left = Update { node: self.me, incarnation: me.incarnation, liveness: Liveness::Left };
+        (0..self.members.len() as u32)
+            .filter(|n| *n != self.me && self.is_reachable(*n))
+            .map(|n| (n, Message::Gossip { updates: vec![left] }))
+            .collect()
+    }
+
+    /// Whether `node` is worth a message: neither dead nor gone.
+    fn is_reachable(&self, node: u32) -> bool {
+        !matches!(self.members[node as usize].liveness, Liveness::Dead | Liveness::Left)
+    }
+
     /// The changes since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
@@ -126,6 +176,9 @@ impl Swim {
 
     /// Runs the timers due at `now`; what to send goes to `out`.
     pub fn tick(&mut self, now: Duration, out: &mut Vec<(u32, Message)>) {
+        if self.leaving {
+            return;
+        }
         if let Some(p) = self.probe.filter(|p| !p.acked && !p.indirect_sent)
             && now >= p.sent + self.config.ack_timeout
         {
@@ -149,11 +202,27 @@ impl Swim {
 
     /// Handles `message` from `from`, arrived at `now`.
     pub fn receive(&mut self, now: Duration, from: u32, message: Message, out: &mut Vec<(u32, Message)>) {
-        if from as usize >= self.members.len() || from == self.me {
+        if from as usize >= self.members.len() || from == self.me || self.leaving {
             return;
         }
+        let my_incarnation = self.members[self.me as usize].incarnation;
         for u in message.updates() {
             self.apply(now, *u);
+        }
+        let mine = self.members[self.me as usize];
+        if mine.incarnation != my_incarnation {
+            // The sender suspects this node or holds it dead: the refutation
+            // goes straight back rather than waiting for gossip to reach it.
+            let alive = Update { node: self.me, incarnation: mine.incarnation, liveness: Liveness::Alive };
+            out.push((from, Message::Gossip { updates: vec![alive] }));
+        }
+        let sender = self.members[from as usize];
+        if matches!(sender.liveness, Liveness::Suspect | Liveness::Dead) {
+            // It speaks, so it is there: tell it what this node believes, so
+            // that it refutes before its suspicion times out here (the
+            // suspicion sent when the probe failed may have been lost).
+            let rumour = Update { node: from, incarnation: sender.incarnation, liveness: sender.liveness };
+            out.push((from, Message::Gossip { updates: vec![rumour] }));
         }
         match message {
             Message::Ping { seq, .. } => {
@@ -213,17 +282,21 @@ impl Swim {
     }
 
     /// The next member in the round, dead ones included (a restarted node
-    /// answers and is alive again); the order is shuffled each round.
+    /// answers and is alive again) but not those that left; the order is
+    /// shuffled each round.
     fn next_target(&mut self) -> Option<u32> {
-        if self.order.is_empty() {
-            return None;
+        for _ in 0..self.order.len() {
+            if self.next >= self.order.len() {
+                self.next = 0;
+                self.rng.shuffle(&mut self.order);
+            }
+            self.next += 1;
+            let target = self.order[self.next - 1];
+            if self.members[target as usize].liveness != Liveness::Left {
+                return Some(target);
+            }
         }
-        if self.next >= self.order.len() {
-            self.next = 0;
-            self.rng.shuffle(&mut self.order);
-        }
-        self.next += 1;
-        Some(self.order[self.next - 1])
+        None
     }
 
     fn ask_others(&mut self, probe: Probe, out: &mut Vec<(u32, Message)>) {
@@ -236,8 +309,8 @@ impl Swim {
         }
     }
 
-    /// Up to `k` random members that are not dead, not this node and not in
-    /// `except`.
+    /// Up to `k` random members that are not dead or gone, not this node
+    /// and not in `except`.
     fn pick(&mut self, k: usize, except: &[u32]) -> Vec<u32> {
         let n = self.members.len() as u32;
         let mut chosen = Vec::with_capacity(k);
@@ -247,11 +320,7 @@ impl Swim {
                 break;
             }
             let c = self.rng.u32(0..n);
-            if c != self.me
-                && !except.contains(&c)
-                && !chosen.contains(&c)
-                && self.members[c as usize].liveness != Liveness::Dead
-            {
+            if c != self.me && !except.contains(&c) && !chosen.contains(&c) && self.is_reachable(c) {
                 chosen.push(c);
             }
         }
@@ -379,11 +448,99 @@ mod tests {
     }
 
     #[test]
+    fn a_suspect_that_speaks_is_told_and_its_refutation_comes_straight_back() {
+        let config = SwimConfig::for_cluster(Duration::from_millis(100), 3);
+        let mut zero = Swim::new(0, 3, 1, config, 1);
+        let mut one = Swim::new(1, 3, 1, config, 2);
+        // Node 2 says node 1 is suspect; the suspicion never reaches node 1.
+        let rumour = Update { node: 1, incarnation: 1, liveness: Liveness::Suspect };
+        let mut out = Vec::new();
+        zero.receive(Duration::ZERO, 2, Message::Gossip { updates: vec![rumour] }, &mut out);
+        assert_eq!(zero.liveness(1), Liveness::Suspect);
+        out.clear();
+        zero.receive(Duration::ZERO, 1, Message::Ping { seq: 3, updates: vec![] }, &mut out);
+        let told: Vec<Message> = out.drain(..).filter(|(to, _)| *to == 1).map(|(_, m)| m).collect();
+        assert!(told.iter().any(|m| m.updates().contains(&rumour)), "{told:?}");
+        for message in told {
+            one.receive(Duration::ZERO, 0, message, &mut out);
+        }
+        let refuted = Update { node: 1, incarnation: 2, liveness: Liveness::Alive };
+        let back: Vec<Message> = out.drain(..).filter(|(to, _)| *to == 0).map(|(_, m)| m).collect();
+        assert!(back.iter().any(|m| m.updates() == [refuted]), "{back:?}");
+        for message in back {
+            zero.receive(Duration::ZERO, 1, message, &mut out);
+        }
+        assert_eq!(zero.liveness(1), Liveness::Alive);
+    }
+
+    #[test]
+    fn a_member_that_leaves_is_gone_everywhere_at_once_and_never_found_dead() {
+        let n = 8;
+        let config = SwimConfig::for_cluster(Duration::from_millis(100), n);
+        let mut nodes: Vec<Swim> =
+            (0..n as u32).map(|i| Swim::new(i, n, 1, config, u64::from(i) + 3)).collect();
+        let farewell = nodes[3].leave();
+        assert_eq!(farewell.len(), n - 1);
+        let mut out = Vec::new();
+        for (to, message) in farewell {
+            nodes[to as usize].receive(Duration::ZERO, 3, message, &mut out);
+        }
+        for (i, node) in nodes.iter_mut().enumerate().filter(|(i, _)| *i != 3) {
+            assert_eq!(node.liveness(3), Liveness::Left, "node {i}");
+            // Never probed again: a full round of periods pings others only.
+            for period in 1..=2 * n as u64 {
+                out.clear();
+                node.tick(Duration::from_millis(100 * period), &mut out);
+                assert!(out.iter().all(|(to, _)| *to != 3), "node {i} sent to the member that left: {out:?}");
+            }
+            assert!(node.take_changes().iter().any(|c| c.node == 3 && c.liveness == Liveness::Left));
+        }
+        // It comes back later with a higher incarnation: alive again.
+        let mut back = Swim::new(3, n, 2, config, 99);
+        out.clear();
+        back.tick(Duration::ZERO, &mut out);
+        let (to, ping) = out.pop().expect("a first probe");
+        nodes[to as usize].receive(Duration::ZERO, 3, ping, &mut out);
+        assert_eq!(nodes[to as usize].liveness(3), Liveness::Alive);
+    }
+
+    #[test]
+    fn a_cluster_that_grows_probes_its_new_members_and_finds_a_silent_one_dead() {
+        let config = SwimConfig::for_cluster(Duration::from_millis(100), 2);
+        let mut node = Swim::new(0, 2, 1, config, 5);
+        node.grow(4);
+        assert_eq!(node.members(), 4);
+        let mut probed = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut now = Duration::ZERO;
+        // Node 1 answers every ping; nodes 2 and 3 never do.
+        while now < Duration::from_secs(3) {
+            out.clear();
+            node.tick(now, &mut out);
+            for (to, message) in std::mem::take(&mut out) {
+                probed.insert(to);
+                if let (1, Message::Ping { seq, .. }) = (to, &message) {
+                    let ack = Message::Ack { seq: *seq, of: 1, updates: vec![] };
+                    node.receive(now, 1, ack, &mut out);
+                }
+            }
+            now += Duration::from_millis(5);
+        }
+        assert!(probed.contains(&2) && probed.contains(&3), "{probed:?}");
+        assert_eq!(
+            (node.liveness(1), node.liveness(2), node.liveness(3)),
+            (Liveness::Alive, Liveness::Dead, Liveness::Dead)
+        );
+    }
+
+    #[test]
     fn newer_incarnations_win_and_dead_beats_suspect_at_the_same_one() {
         let up = |i, l| Update { node: 0, incarnation: i, liveness: l };
         assert!(up(2, Liveness::Alive).overrides(1, Liveness::Dead));
         assert!(up(1, Liveness::Dead).overrides(1, Liveness::Suspect));
         assert!(!up(1, Liveness::Alive).overrides(1, Liveness::Suspect));
         assert!(!up(0, Liveness::Dead).overrides(1, Liveness::Alive));
+        assert!(up(1, Liveness::Left).overrides(1, Liveness::Dead));
+        assert!(up(2, Liveness::Alive).overrides(1, Liveness::Left));
     }
 }

@@ -11,10 +11,14 @@ pub enum Liveness {
     Suspect,
     /// Did not refute in time.
     Dead,
+    /// Said it was leaving: no longer probed nor asked, until it comes
+    /// back with a higher incarnation.
+    Left,
 }
 
 /// A change of one member's liveness, at an incarnation of it. A newer
-/// incarnation wins; at the same one, Dead beats Suspect beats Alive.
+/// incarnation wins; at the same one, Left beats Dead beats Suspect beats
+/// Alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
     /// The member.
@@ -32,6 +36,7 @@ impl Update {
             Liveness::Alive => 0,
             Liveness::Suspect => 1,
             Liveness::Dead => 2,
+            Liveness::Left => 3,
         };
         match self.incarnation.cmp(&incarnation) {
             std::cmp::Ordering::Greater => true,
