@@ -136,6 +136,41 @@ pub const RELOAD_HOSTFILE: Method<ReloadHostfile, Vec<NodeReload>> = Method::new
 /// ```
 pub const LEAVE_CLUSTER: Method<StopRequest, ()> = Method::new(FIRST_MODULE_METHOD + 15);
 
+/// Runs a task on the receiving node and on [`Relay::nodes`], gathered:
+/// how a runtime fans a broadcast or range query out through a tree. The
+/// receiver runs the task, splits the nodes into at most eight groups and
+/// relays to one node of each group in turn, so no node sends more than
+/// eight messages for one broadcast. The output is one [`NodeOutcome`] per
+/// node, in node order; runtimes send it to each other, clients use
+/// [`Route::Broadcast`](crate::Route::Broadcast) instead.
+///
+/// ```
+/// use chimod_sdk::admin::{RELAY, Relay, PING};
+/// let r = Relay { pool_id: chimod_sdk::PoolId::ADMIN, method: PING.id, input: vec![], long: false, nodes: vec![5, 6] };
+/// assert!(RELAY.encode_input(&r).is_ok());
+/// ```
+pub const RELAY: Method<Relay, Vec<crate::NodeOutcome>> = Method::new(FIRST_MODULE_METHOD + 16);
+
+/// A task to run on the receiving node and on `nodes` (see [`RELAY`]).
+///
+/// ```
+/// let r = chimod_sdk::admin::Relay { pool_id: chimod_sdk::PoolId::new(300, 0), method: 10, input: vec![1], long: false, nodes: vec![3] };
+/// assert_eq!(r.nodes, [3]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relay {
+    /// The task's pool.
+    pub pool_id: PoolId,
+    /// Its method.
+    pub method: u32,
+    /// Its encoded input.
+    pub input: Vec<u8>,
+    /// Whether it runs on slow workers.
+    pub long: bool,
+    /// The other nodes it is for, reached through the receiver.
+    pub nodes: Vec<u32>,
+}
+
 /// Which nodes re-read the hostfile (see [`RELOAD_HOSTFILE`]).
 ///
 /// ```

@@ -6,9 +6,9 @@ use std::time::Duration;
 use chimod_sdk::admin::{
     BulkStats, CANCEL_PERIODIC, CLUSTER_POOLS, CREATE_POOL, CreateOutcome, CreatePool, DESTROY_POOL, FLUSH,
     HEARTBEAT, LEAVE_CLUSTER, LIST_MODULES, LIST_POOLS, ModuleDescription, NodeCreate, NodePools, NodeReload,
-    NodeStats, PING, POOL_STATS, PeriodicStats, PoolDescription, PoolStats, RELOAD_HOSTFILE, RUNTIME_STATS,
-    ReloadHostfile, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic, UPGRADE_MODULE,
-    UpgradeModule, UpgradeOutcome, WorkerStats,
+    NodeStats, PING, POOL_STATS, PeriodicStats, PoolDescription, PoolStats, RELAY, RELOAD_HOSTFILE,
+    RUNTIME_STATS, ReloadHostfile, RuntimeStats, SCHEDULE_PERIODIC, STOP_RUNTIME, SchedulePeriodic,
+    UPGRADE_MODULE, UpgradeModule, UpgradeOutcome, WorkerStats,
 };
 use chimod_sdk::{PoolId, PoolQuery};
 use tracing::{info, warn};
@@ -16,6 +16,7 @@ use tracing::{info, warn};
 use crate::node::Node;
 use crate::pool::{Container, PoolSpec};
 use crate::stop::StopReason;
+use crate::worker::fanout::{Spread, gather, relay};
 
 /// Runs admin method `method` on encoded `input`; the error is the message
 /// the client sees.
@@ -52,6 +53,7 @@ pub fn handle(node: &Node, method: u32, input: &[u8]) -> Result<Vec<u8>, String>
         m if m == RELOAD_HOSTFILE.id => {
             RELOAD_HOSTFILE.handle(input, |req| Ok(reload_hostfile(node, req))).map_err(text)
         }
+        m if m == RELAY.id => RELAY.handle(input, |r| Ok(relay(node, &r))).map_err(text),
         m if m == RUNTIME_STATS.id => RUNTIME_STATS.handle(input, |()| Ok(stats(node))).map_err(text),
         m if m == FLUSH.id => FLUSH.handle(input, |()| flush(node).map_err(Into::into)).map_err(text),
         m if m == PING.id => PING.handle(input, |()| Ok(())).map_err(text),
@@ -96,15 +98,10 @@ fn create_pool_spread(node: &Node, req: CreatePool) -> Result<CreateOutcome, Str
     let forward = CreatePool { forwarded: true, ..req.clone() };
     let local = create_pool_here(node, req);
     let Some(network) = node.network.get().filter(|_| spread) else { return local };
-    let input = CREATE_POOL.encode_input(&forward).map_err(|e| e.to_string())?;
-    let calls: Vec<_> = (0..network.nodes() as u32)
-        .filter(|n| *n != network.node_id() && !network.has_left(*n))
-        .map(|n| (n, network.call(n, PoolId::ADMIN, CREATE_POOL.id, &input, false)))
-        .collect();
     let mut failures = Vec::new();
     let mut done = Vec::new();
-    for (n, call) in calls {
-        match answer_of(CREATE_POOL, call) {
+    for (n, answer) in ask(node, &others(node), CREATE_POOL, &forward) {
+        match answer {
             Ok(CreateOutcome::Created) => done.push(NodeCreate { node_id: n, created: true }),
             Ok(CreateOutcome::AlreadyExists) => done.push(NodeCreate { node_id: n, created: false }),
             Ok(other) => failures.push(format!("node {n}: unexpected answer {other:?}")),
@@ -176,6 +173,42 @@ pub fn join_broadcast_pools(node: &Node, wait: Duration) -> Option<(u32, usize)>
         return Some((peer, created));
     }
     None
+}
+
+/// Every other node of the cluster that has not left.
+fn others(node: &Node) -> Vec<u32> {
+    let Some(network) = node.network.get() else { return Vec::new() };
+    (0..network.nodes() as u32).filter(|n| *n != node.node_id && !network.has_left(*n)).collect()
+}
+
+/// Admin `method` with `req` on each of `targets`, through the broadcast
+/// tree: each node's decoded answer, or its error.
+fn ask<I, O>(
+    node: &Node,
+    targets: &[u32],
+    method: chimod_sdk::Method<I, O>,
+    req: &I,
+) -> Vec<(u32, Result<O, String>)>
+where
+    I: serde::Serialize + serde::de::DeserializeOwned,
+    O: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let input = match method.encode_input(req) {
+        Ok(input) => input,
+        Err(e) => return targets.iter().map(|t| (*t, Err(e.to_string()))).collect(),
+    };
+    let task = Spread { pool: PoolId::ADMIN, method: method.id, input: &input, long: false };
+    gather(node, targets, task)
+        .into_iter()
+        .map(|o| {
+            let answer = if o.ok {
+                method.decode_output(&o.output).map_err(|e| e.to_string())
+            } else {
+                Err(String::from_utf8_lossy(&o.output).into_owned())
+            };
+            (o.node, answer)
+        })
+        .collect()
 }
 
 /// The decoded answer of an admin call to another node, waiting for it
@@ -302,16 +335,9 @@ fn reload_hostfile(node: &Node, req: ReloadHostfile) -> Vec<NodeReload> {
     if !req.cluster {
         return vec![here];
     }
-    let Ok(input) = RELOAD_HOSTFILE.encode_input(&ReloadHostfile { cluster: false }) else {
-        return vec![here];
-    };
-    let calls: Vec<_> = (0..network.nodes() as u32)
-        .filter(|n| *n != network.node_id() && !network.has_left(*n))
-        .map(|n| (n, network.call(n, PoolId::ADMIN, RELOAD_HOSTFILE.id, &input, false)))
-        .collect();
     let mut all = vec![here];
-    for (n, call) in calls {
-        match answer_of(RELOAD_HOSTFILE, call) {
+    for (n, answer) in ask(node, &others(node), RELOAD_HOSTFILE, &ReloadHostfile { cluster: false }) {
+        match answer {
             Ok(mut answers) => all.append(&mut answers),
             Err(e) => all.push(NodeReload { node_id: n, nodes: 0, added: Vec::new(), error: Some(e) }),
         }
@@ -402,31 +428,30 @@ fn list_modules(node: &Node) -> Vec<ModuleDescription> {
 fn cluster_pools(node: &Node) -> Vec<NodePools> {
     let here = NodePools { node_id: node.node_id, pools: list_pools(node), error: None };
     let Some(network) = node.network.get() else { return vec![here] };
-    let Ok(input) = LIST_POOLS.encode_input(&()) else { return vec![here] };
     // A node known to be down is not asked (the listing would wait for it
     // up to wait_for_restart); it is reported as down.
-    let peers = network.peers();
-    let calls: Vec<_> = (0..network.nodes() as u32)
-        .filter(|n| *n != network.node_id())
-        .map(|n| match peers.get(n as usize) {
-            Some((address, state @ (crate::net::PeerState::Down | crate::net::PeerState::Left), heard)) => {
-                let heard =
-                    heard.map_or_else(|| "never heard".to_owned(), |d| format!("last heard {d:.1?} ago"));
-                let is = if *state == crate::net::PeerState::Left { "left the cluster" } else { "is down" };
-                (
-                    n,
-                    Err(crate::task::Outcome::failed(
-                        crate::ipc::TaskStatus::Error,
-                        format!("node {n} ({address}) {is} ({heard})"),
-                    )),
-                )
-            }
-            _ => (n, network.call(n, PoolId::ADMIN, LIST_POOLS.id, &input, false)),
-        })
-        .collect();
     let mut all = vec![here];
-    for (n, call) in calls {
-        all.push(match answer_of(LIST_POOLS, call) {
+    let mut asked = Vec::new();
+    for (n, (address, state, heard)) in network.peers().into_iter().enumerate() {
+        let n = n as u32;
+        let is = match state {
+            _ if n == node.node_id => continue,
+            crate::net::PeerState::Down => "is down",
+            crate::net::PeerState::Left => "left the cluster",
+            _ => {
+                asked.push(n);
+                continue;
+            }
+        };
+        let heard = heard.map_or_else(|| "never heard".to_owned(), |d| format!("last heard {d:.1?} ago"));
+        all.push(NodePools {
+            node_id: n,
+            pools: Vec::new(),
+            error: Some(format!("node {n} ({address}) {is} ({heard})")),
+        });
+    }
+    for (n, answer) in ask(node, &asked, LIST_POOLS, &()) {
+        all.push(match answer {
             Ok(pools) => NodePools { node_id: n, pools, error: None },
             Err(e) => NodePools { node_id: n, pools: Vec::new(), error: Some(e) },
         });

@@ -14,6 +14,9 @@ pub struct Cluster {
     pub extra: String,
     /// Compose entries (YAML list items) added after the example pool 400.0.
     pub compose: String,
+    /// `runtime.heartbeat_interval` of the nodes started from now on (SWIM
+    /// probes five times per interval).
+    pub heartbeat_ms: u32,
 }
 
 impl Cluster {
@@ -22,7 +25,13 @@ impl Cluster {
     pub fn new(nodes: &[&str], extra_networking: &str) -> Cluster {
         let hostfile = tempfile::NamedTempFile::new().expect("hostfile");
         std::fs::write(hostfile.path(), nodes.join("\n")).expect("write hostfile");
-        Cluster { hostfile, port: unique_port(), extra: extra_networking.to_owned(), compose: String::new() }
+        Cluster {
+            hostfile,
+            port: unique_port(),
+            extra: extra_networking.to_owned(),
+            compose: String::new(),
+            heartbeat_ms: 100,
+        }
     }
 
     /// Rewrites the hostfile (the nodes running keep what they read until
@@ -55,7 +64,8 @@ impl Cluster {
                 self.hostfile.path().display(),
                 self.extra
             ),
-        ) + "runtime:\n  heartbeat_interval: 100\ncompose:\n  - mod_name: chimaera_custom_mod\n    pool_name: custom\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n"
+        ) + &format!("runtime:\n  heartbeat_interval: {}\n", self.heartbeat_ms)
+            + "compose:\n  - mod_name: chimaera_custom_mod\n    pool_name: custom\n    pool_query: local\n    pool_id: 400.0\n    custom_param1: a\n    custom_param2: b\n"
             + &self.compose;
         RuntimeProcess::on_port(&config, self.port).node_address(address)
     }

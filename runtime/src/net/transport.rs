@@ -258,7 +258,12 @@ impl NetHandle {
 
     /// Whether `node` said it left the cluster (broadcasts pass it by).
     pub fn has_left(&self, node: u32) -> bool {
-        self.liveness.state(node) == Some(PeerState::Left)
+        self.peer_state(node) == Some(PeerState::Left)
+    }
+
+    /// What this node knows of `node`, if it is a member.
+    pub fn peer_state(&self, node: u32) -> Option<PeerState> {
+        self.liveness.state(node)
     }
 
     /// Sends a task to node `target`; its outcome arrives on the returned
@@ -289,6 +294,11 @@ impl NetHandle {
                 TaskStatus::Error,
                 "this runtime is stopping: no more calls to other nodes",
             ));
+        }
+        if target as usize >= self.nodes() {
+            // Named by another node (a relay's group) that has re-read a
+            // grown hostfile before this one.
+            self.reload_for_stranger(&format!("a call to node {target}, which this node does not know"));
         }
         let Some((peer, address)) = self.queue_of(target) else {
             return Err(Outcome::failed(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chimod_sdk::bulk::{Bulk, BulkSegment};
-use chimod_sdk::{NodeOutcome, PoolId, Route};
+use chimod_sdk::{PoolId, Route};
 use tracing::{debug, error, warn};
 
 use super::WorkerShared;
@@ -181,32 +181,7 @@ fn route_task(node: &Node, route: Route, pool: PoolId, method: u32, input: &[u8]
     if let Some(network) = network {
         targets.retain(|t| !network.has_left(*t));
     }
-    // Send to the other nodes first, run here meanwhile, then gather.
-    let calls: Vec<(u32, Result<_, Outcome>)> = targets
-        .iter()
-        .filter(|t| **t != node.node_id)
-        .map(|t| {
-            (
-                *t,
-                network.map_or_else(
-                    || Err(Outcome::failed(TaskStatus::Error, "single node")),
-                    |n| n.call(*t, pool, method, input, long),
-                ),
-            )
-        })
-        .collect();
-    let mut results = Vec::with_capacity(targets.len());
-    if targets.contains(&node.node_id) {
-        results.push((node.node_id, run(node, pool, method, input)));
-    }
-    for (target, call) in calls {
-        results.push((target, call.map_or_else(|o| o, |c| c.wait())));
-    }
-    results.sort_by_key(|(n, _)| *n);
-    let gathered: Vec<NodeOutcome> = results
-        .into_iter()
-        .map(|(n, o)| NodeOutcome { node: n, ok: o.status == TaskStatus::Ok, output: o.output })
-        .collect();
+    let gathered = super::fanout::gather(node, &targets, super::fanout::Spread { pool, method, input, long });
     Routed::Now(match chimod_sdk::codec::encode(&gathered) {
         Ok(output) => Outcome { status: TaskStatus::Ok, output },
         Err(e) => Outcome::failed(TaskStatus::Error, e.to_string()),

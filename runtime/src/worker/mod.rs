@@ -20,6 +20,7 @@
 //! network thread that receives the reply fills the client's slot.
 
 mod execute;
+pub mod fanout;
 mod fiber;
 mod idle;
 mod inbox;

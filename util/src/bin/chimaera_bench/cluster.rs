@@ -1,15 +1,18 @@
 //! `--mode cluster`: N real runtimes on this machine's loopback addresses
 //! (127.0.0.1 to 127.0.0.N, one hostfile, one worker each, small segments):
 //! how long until node 0 has them all up, their idle CPU and memory, a
-//! broadcast pool creation, and how long until every node has a SIGKILLed
-//! node down.
+//! broadcast pool creation, a node joining the running cluster (appended
+//! to the hostfile and started: until it serves the broadcast pools and
+//! node 0's broadcasts reach it), and how long until every node has a
+//! SIGKILLed node down.
 
 use std::time::{Duration, Instant};
 
 use chimaera::config::ComposeEntry;
 use chimaera::shm::ShmIdentity;
-use chimaera_client::Client;
-use chimod_sdk::{PoolId, PoolQuery};
+use chimaera_client::{Client, TaskSpec};
+use chimod_sdk::admin::PING;
+use chimod_sdk::{PoolId, PoolQuery, Route};
 
 use crate::Args;
 use crate::runtime::{Started, free_port, start};
@@ -49,16 +52,48 @@ fn usage(pid: u32) -> (u64, u64) {
     (ticks, rss)
 }
 
-/// Waits until `check` holds, polling every 20 ms, up to `limit`.
-fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+/// Waits until `check` holds, polling every `poll`, up to `limit`.
+fn wait_until(limit: Duration, poll: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
     let started = Instant::now();
     while started.elapsed() < limit {
         if check() {
             return Some(started.elapsed());
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(poll);
     }
     None
+}
+
+/// How many nodes answer a broadcast ping from `client`.
+fn broadcast_reach(client: &Client) -> usize {
+    let Ok(input) = PING.encode_input(&()) else { return 0 };
+    let task = TaskSpec { route: Route::Broadcast, ..TaskSpec::new(PoolId::ADMIN, PING.id, &input) };
+    let Ok(out) = client.submit(&task).and_then(|t| t.wait(Some(Duration::from_secs(30)))) else { return 0 };
+    Client::gathered(&out).map_or(0, |all| all.iter().filter(|o| o.ok).count())
+}
+
+/// A node appended to `hostfile` as node `joiner` and started: how long
+/// from its start until it serves the broadcast pool `pool`, and until
+/// `first`'s broadcasts reach it.
+fn join(
+    hostfile: &std::path::Path,
+    port: u16,
+    joiner: usize,
+    first: &Client,
+    pool: PoolId,
+) -> Result<(Started, Option<Duration>, Option<Duration>), String> {
+    let mut listed = std::fs::read_to_string(hostfile).map_err(|e| e.to_string())?;
+    listed.push_str(&format!("\n{}", address(joiner)));
+    std::fs::write(hostfile, listed).map_err(|e| e.to_string())?;
+    let asked = Instant::now();
+    let started = start(&config(hostfile), port, Some(&address(joiner)))?;
+    let newcomer = client(port, joiner)?;
+    let poll = Duration::from_millis(2);
+    let serves = wait_until(Duration::from_secs(30), poll, || newcomer.admin().pool_stats(pool).is_ok())
+        .map(|_| asked.elapsed());
+    let reached = wait_until(Duration::from_secs(30), poll, || broadcast_reach(first) == joiner + 1)
+        .map(|_| asked.elapsed());
+    Ok((started, serves, reached))
 }
 
 /// Runs one cluster size after another and prints a row each.
@@ -69,18 +104,19 @@ pub fn run(args: &Args) -> Result<(), String> {
         crate::list(&args.cluster_nodes)
     );
     println!(
-        "{:>6}  {:>13}  {:>20}  {:>14}  {:>14}  {:>26}  {:>24}",
+        "{:>6}  {:>13}  {:>20}  {:>14}  {:>14}  {:>26}  {:>28}  {:>24}",
         "nodes",
         "all up after",
         "idle CPU, all nodes",
         "per node",
         "RSS, all",
         "broadcast create 1st, 2nd",
+        "join: serves, in broadcasts",
         "killed: all see down"
     );
     for &n in &args.cluster_nodes {
-        if !(2..=254).contains(&n) {
-            return Err(format!("--cluster-nodes {n}: from 2 to 254 nodes"));
+        if !(2..=253).contains(&n) {
+            return Err(format!("--cluster-nodes {n}: from 2 to 253 nodes (one more joins)"));
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let hostfile = dir.path().join("hostfile");
@@ -93,7 +129,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             nodes.push(start(&config(&hostfile), port, Some(&address(i)))?);
         }
         let first = client(port, 0)?;
-        let all_up = wait_until(Duration::from_secs(120), || {
+        let all_up = wait_until(Duration::from_secs(120), Duration::from_millis(20), || {
             first.admin().stats().is_ok_and(|s| s.nodes.iter().all(|x| x.state == "up" || x.state == "self"))
         })
         .map(|_| began.elapsed());
@@ -118,15 +154,18 @@ pub fn run(args: &Args) -> Result<(), String> {
             first.admin().create_pool(&entry).map_err(|e| format!("broadcast compose: {e}"))?;
             compose.push(started.elapsed());
         }
-        // The last node dies; every other node must see it down.
+        let (joined, serves, reached) = join(&hostfile, port, n, &first, PoolId::new(310, 0))?;
+        nodes.push(joined);
+        // Node n - 1 dies; every other node, the newcomer too, must see it down.
         let victim = n - 1;
         let killed = Instant::now();
         if let Some(pid) = rustix::process::Pid::from_raw(nodes[victim].pid() as i32) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
-        let others: Vec<Client> = (0..victim).map(|i| client(port, i)).collect::<Result<_, _>>()?;
-        let mut seen = vec![None; victim];
-        let all_down = wait_until(Duration::from_secs(60), || {
+        let others: Vec<Client> =
+            (0..=n).filter(|i| *i != victim).map(|i| client(port, i)).collect::<Result<_, _>>()?;
+        let mut seen = vec![None; others.len()];
+        let all_down = wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
             for (i, c) in others.iter().enumerate() {
                 if seen[i].is_none()
                     && c.admin().stats().is_ok_and(|s| {
@@ -142,13 +181,14 @@ pub fn run(args: &Args) -> Result<(), String> {
             d.map_or_else(|| "not within the limit".to_owned(), |d| format!("{:.2}s", d.as_secs_f64()))
         };
         println!(
-            "{n:>6}  {:>13}  {:>19.1}%  {:>13.2}%  {:>10.0} MiB  {:>12.1} ms, {:>6.1} ms  {:>24}",
+            "{n:>6}  {:>13}  {:>19.1}%  {:>13.2}%  {:>10.0} MiB  {:>12.1} ms, {:>6.1} ms  {:>28}  {:>24}",
             show(all_up),
             cpu,
             cpu / n as f64,
             rss_mib,
             compose[0].as_secs_f64() * 1000.0,
             compose[1].as_secs_f64() * 1000.0,
+            format!("{}, {}", show(serves), show(reached)),
             show(all_down.map(|_| killed.elapsed()).and(seen.iter().flatten().max().copied())),
         );
         drop(others);
