@@ -20,6 +20,8 @@ pub const REAPER_THREADS: (u32, u32) = (1, 64);
 pub const NEIGHBORHOOD: (u32, u32) = (1, 65_536);
 /// `networking.wait_for_restart`: up to a day.
 pub const WAIT_FOR_RESTART: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(86_400));
+/// `networking.idle_connection_timeout`: 0 (never closed) up to a day.
+pub const IDLE_CONNECTION: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(86_400));
 /// `networking.wait_for_restart_poll_period`: a millisecond to an hour.
 pub const POLL_PERIOD: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(3_600));
 /// `runtime.stack_size`: below 16K a task's own frames and the runtime's

@@ -46,6 +46,7 @@ pub(super) struct FileNetworking {
     pub client_address: Option<String>,
     pub wait_for_restart: Option<Seconds>,
     pub wait_for_restart_poll_period: Option<Seconds>,
+    pub idle_connection_timeout: Option<Seconds>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -109,6 +109,9 @@ pub struct NetworkingConfig {
     pub wait_for_restart: Duration,
     /// Pause between those retries (fractions of a second allowed).
     pub wait_for_restart_poll_period: Duration,
+    /// A connection to a peer that carried nothing this long is closed
+    /// (made again on the next message); zero keeps connections open.
+    pub idle_connection_timeout: Duration,
 }
 
 impl Default for NetworkingConfig {
@@ -122,6 +125,7 @@ impl Default for NetworkingConfig {
             client_address: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             wait_for_restart: Duration::from_secs(30),
             wait_for_restart_poll_period: Duration::from_secs(1),
+            idle_connection_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -264,6 +264,12 @@ impl Merge<'_> {
             bounds::WAIT_FOR_RESTART,
             DurationUnit::Seconds,
         )?;
+        let idle = self.duration_within(
+            "networking.idle_connection_timeout",
+            n.idle_connection_timeout.map_or(d.idle_connection_timeout, |s| s.0),
+            bounds::IDLE_CONNECTION,
+            DurationUnit::Seconds,
+        )?;
         let client_port = match n.client_port {
             None | Some(0) => None,
             Some(p) => Some(u16::try_from(p).ok().filter(|p| *p != port).ok_or_else(|| {
@@ -295,6 +301,7 @@ impl Merge<'_> {
             cluster_key_file: n.cluster_key_file.filter(|k| !k.trim().is_empty()).map(PathBuf::from),
             wait_for_restart: wait,
             wait_for_restart_poll_period: poll,
+            idle_connection_timeout: idle,
         })
     }
 

@@ -22,8 +22,12 @@ impl RuntimeConfig {
                 m.total()
             ),
             format!(
-                "networking: port {}, neighborhood_size {}, hostfile {hostfile}, wait_for_restart {:?} polled every {:?}",
-                n.port, n.neighborhood_size, n.wait_for_restart, n.wait_for_restart_poll_period
+                "networking: port {}, neighborhood_size {}, hostfile {hostfile}, wait_for_restart {:?} polled every {:?}, idle connections closed after {:?}",
+                n.port,
+                n.neighborhood_size,
+                n.wait_for_restart,
+                n.wait_for_restart_poll_period,
+                n.idle_connection_timeout
             ),
             format!(
                 "runtime: stack_size {}, queue_depth {}, lane_map_policy {}, heartbeat {:?}, idle spin {:?} then sleep +{:?} up to {:?}",

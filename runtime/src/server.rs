@@ -450,6 +450,7 @@ fn start_network(
         port: n.port,
         wait: n.wait_for_restart,
         poll: n.wait_for_restart_poll_period,
+        idle: n.idle_connection_timeout,
         heartbeat: config.runtime.heartbeat_interval,
         neighborhood: n.neighborhood_size,
         sealer,

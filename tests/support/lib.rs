@@ -12,6 +12,7 @@ mod pattern;
 mod poll;
 mod pools;
 mod runtime_process;
+mod sockets;
 pub mod zmtp;
 
 pub use artifacts::{Artifacts, artifacts, workspace_root};
@@ -26,3 +27,4 @@ pub use pools::{
     ECHO, GREETER, RAM_DEV_ENTRY, TWO_PLUS_ONE, attach, oot, pools_config, start_with_pools, tasks_done,
 };
 pub use runtime_process::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, segment_sizes, unique_port};
+pub use sockets::connections_to_port;

@@ -351,6 +351,8 @@ pub struct NetConfig {
     pub wait: Duration,
     /// `networking.wait_for_restart_poll_period`.
     pub poll: Duration,
+    /// `networking.idle_connection_timeout`.
+    pub idle: Duration,
     /// `runtime.heartbeat_interval`.
     pub heartbeat: Duration,
     /// `networking.neighborhood_size`.
@@ -514,7 +516,8 @@ async fn serve(
     let mut start_feeders = |queues: Vec<(u32, IpAddr, mpsc::UnboundedReceiver<Vec<u8>>)>| {
         for (id, address, rx) in queues {
             let Some(reconnect) = handle.liveness.reconnect_signal(id) else { continue };
-            feeders.spawn(feed_peer(id, address, config.port, (config.poll, config.wait), rx, reconnect));
+            let pacing = Pacing { poll: config.poll, wait: config.wait, idle: config.idle };
+            feeders.spawn(feed_peer(id, address, config.port, pacing, rx, reconnect));
         }
     };
     start_feeders(queues);
@@ -754,18 +757,32 @@ fn receive_frame(node: &Arc<Node>, handle: &Arc<NetHandle>, bytes: &Bytes) {
     }
 }
 
-/// Keeps a DEALER socket to one peer and sends its queue's frames, connecting
-/// (and reconnecting) every `poll` until the peer is up. A DEALER socket does
-/// not notice a peer that died, so the connection is also made again when
-/// the peer goes silent or leaves a call unanswered. A message the socket
-/// could not deliver (the peer restarted under it) is sent again on the
-/// next connection, unless it waited longer than `wait` (the calls in it
-/// have failed by then).
+/// When a peer's sender connects, retries and lets a connection go.
+#[derive(Debug, Clone, Copy)]
+struct Pacing {
+    /// Between connection attempts (`wait_for_restart_poll_period`).
+    poll: Duration,
+    /// How long an undelivered message is worth sending again.
+    wait: Duration,
+    /// A connection that carried nothing this long is closed; zero never.
+    idle: Duration,
+}
+
+/// Sends one peer's queue over a DEALER socket, connected on demand: only
+/// once there is something to send, and closed again after `idle` without
+/// traffic, so a node holds connections only to the peers it talks to
+/// (SWIM talks to a few random members a period, not to all). Connecting
+/// is retried every `poll` until the peer is up. A DEALER socket does not
+/// notice a peer that died, so the connection is also made again when the
+/// peer goes silent or leaves a call unanswered. A message the socket could
+/// not deliver (the peer restarted under it) is sent again on the next
+/// connection, unless it waited longer than `wait` (the calls in it have
+/// failed by then).
 async fn feed_peer(
     id: u32,
     address: IpAddr,
     port: u16,
-    (poll, wait): (Duration, Duration),
+    pacing: Pacing,
     mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
     reconnect: Arc<tokio::sync::Notify>,
 ) {
@@ -775,29 +792,36 @@ async fn feed_peer(
     // A message returned undelivered, and since when.
     let mut unsent: Option<(ZmqMessage, Instant)> = None;
     loop {
+        if carry.is_none() && unsent.is_none() {
+            match queue.recv().await {
+                Some(bytes) => carry = Some(bytes),
+                None => return,
+            }
+        }
         let mut socket = zeromq::DealerSocket::with_options(socket_options());
         let mut attempt = 0u32;
         loop {
-            match tokio::time::timeout(poll, socket.connect(&target)).await {
+            match tokio::time::timeout(pacing.poll, socket.connect(&target)).await {
                 Ok(Ok(())) => break,
                 Ok(Err(e)) => {
                     debug!(node = id, "connecting to {target}: {e}");
-                    tokio::time::sleep(poll).await;
+                    tokio::time::sleep(pacing.poll).await;
                 }
                 Err(_) => {}
             }
             attempt += 1;
             info!(
                 node = id,
-                "node {id} ({address}) is not reachable yet; retrying every {poll:?} (attempt {attempt})"
+                "node {id} ({address}) is not reachable yet; retrying every {:?} (attempt {attempt})",
+                pacing.poll
             );
             if queue.is_closed() {
                 return;
             }
         }
-        info!(node = id, "connected to node {id} ({address})");
+        debug!(node = id, "connected to node {id} ({address})");
         if let Some((message, since)) = unsent.take() {
-            if since.elapsed() > wait {
+            if since.elapsed() > pacing.wait {
                 debug!(
                     node = id,
                     "dropped {} frames that waited {:?} for node {id}",
@@ -814,13 +838,17 @@ async fn feed_peer(
                 Some(bytes) => bytes,
                 None => tokio::select! {
                     () = reconnect.notified() => {
-                        info!(node = id, "reconnecting to node {id} ({address})");
+                        debug!(node = id, "reconnecting to node {id} ({address})");
                         break;
                     }
                     bytes = queue.recv() => match bytes {
                         Some(bytes) => bytes,
                         None => return,
                     },
+                    () = idle_for(pacing.idle) => {
+                        debug!(node = id, "closed the idle connection to node {id} ({address}) after {:?}", pacing.idle);
+                        break;
+                    }
                 },
             };
             // Whatever else is queued goes in the same message, one frame
@@ -843,6 +871,15 @@ async fn feed_peer(
                 break;
             }
         }
+    }
+}
+
+/// Ends after `idle`; never when it is zero.
+async fn idle_for(idle: Duration) {
+    if idle.is_zero() {
+        std::future::pending::<()>().await;
+    } else {
+        tokio::time::sleep(idle).await;
     }
 }
 
