@@ -141,6 +141,10 @@ impl PeerTable {
                 peer.state = PeerState::Up;
                 info!(node, "node {node} ({address}) rejoined");
             }
+            (Liveness::Alive, PeerState::Unknown) => {
+                peer.state = PeerState::Up;
+                info!(node, "node {node} ({address}) is up");
+            }
             (Liveness::Suspect, _) => tracing::debug!(node, "node {node} ({address}) is suspect"),
             _ => {}
         }

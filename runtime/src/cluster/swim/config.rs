@@ -65,6 +65,13 @@ impl SwimConfig {
         }
     }
 
+    /// Messages carrying an update after which it is no longer gossiped
+    /// on its own (pings and acks still carry it): about three periods of
+    /// a node's messages (its ping, an ack, `fanout` gossips).
+    pub fn gossip_sends(&self) -> u32 {
+        3 * (self.fanout as u32 + 2)
+    }
+
     /// Transmissions of one update in a cluster of `members`.
     pub fn transmissions(&self, members: usize) -> u32 {
         let log = usize::BITS - (members + 1).leading_zeros();

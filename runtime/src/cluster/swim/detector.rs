@@ -270,7 +270,12 @@ impl Swim {
             let updates = self.piggyback();
             out.push((target, Message::Ping { seq: self.seq, updates }));
         }
-        if !self.news.is_empty() {
+        // Gossip starts the epidemic; once every update has been carried a
+        // few periods' worth of messages, pings and acks carry the rest.
+        // Every node hears of every change, so this bounds what each change
+        // costs each node, and a large cluster has more changes.
+        let fresh = self.transmissions.saturating_sub(self.config.gossip_sends());
+        if self.news.iter().any(|(_, left)| *left > fresh) {
             for to in self.pick(self.config.fanout, &[]) {
                 let updates = self.piggyback();
                 if updates.is_empty() {
@@ -343,7 +348,10 @@ impl Swim {
         if !update.overrides(m.incarnation, m.liveness) {
             return;
         }
-        let changed = m.liveness != update.liveness;
+        // A member first heard of alive at a real incarnation (its own
+        // start news) is news too: it is up before this node probes it.
+        let changed = m.liveness != update.liveness
+            || (update.liveness == Liveness::Alive && m.incarnation == 0 && update.incarnation > 0);
         let was_suspect = m.liveness == Liveness::Suspect;
         m.incarnation = update.incarnation;
         m.liveness = update.liveness;

@@ -18,6 +18,8 @@ use crate::Args;
 use crate::runtime::{Started, free_port, start};
 
 const IDLE: Duration = Duration::from_secs(10);
+/// From all up to the idle measurement.
+const SETTLE: Duration = Duration::from_secs(5);
 
 fn config(hostfile: &std::path::Path) -> String {
     format!(
@@ -100,7 +102,7 @@ fn join(
 pub fn run(args: &Args) -> Result<(), String> {
     let ticks_per_s = rustix::param::clock_ticks_per_second() as f64;
     println!(
-        "{} real runtimes per row on 127.0.0.x of this machine, 1 scheduler worker each, 8M/4M/4M segments, heartbeat_interval 1s; idle over {IDLE:?}",
+        "{} real runtimes per row on 127.0.0.x of this machine, 1 scheduler worker each, 8M/4M/4M segments, heartbeat_interval 1s; idle over {IDLE:?} from {SETTLE:?} after all up",
         crate::list(&args.cluster_nodes)
     );
     println!(
@@ -133,6 +135,8 @@ pub fn run(args: &Args) -> Result<(), String> {
             first.admin().stats().is_ok_and(|s| s.nodes.iter().all(|x| x.state == "up" || x.state == "self"))
         })
         .map(|_| began.elapsed());
+        // The start's news (each node's own aliveness) has spread by now.
+        std::thread::sleep(SETTLE);
         let before: Vec<(u64, u64)> = nodes.iter().map(|s| usage(s.pid())).collect();
         std::thread::sleep(IDLE);
         let after: Vec<(u64, u64)> = nodes.iter().map(|s| usage(s.pid())).collect();
