@@ -113,3 +113,38 @@ fn a_relay_that_stops_answering_is_reported_and_its_group_is_still_reached() {
         broadcast_echo(&client, b"again").iter().all(|(_, ok, _)| *ok)
     });
 }
+
+#[test]
+fn a_relay_list_naming_nodes_many_times_or_far_outside_the_cluster_costs_no_more_than_the_cluster() {
+    use chimod_sdk::admin::{PING, RELAY, Relay};
+    let cluster = Cluster::new(&["127.0.0.1", "127.0.0.2"], "");
+    let nodes: Vec<StartedRuntime> = ["127.0.0.1", "127.0.0.2"].iter().map(|a| cluster.start(a)).collect();
+    let client = attach(&nodes[0]);
+    // Node 1 fifty thousand times, and ids up to four billion.
+    let mut named = vec![1u32; 50_000];
+    named.extend((0..20_000u32).map(|i| i.wrapping_mul(214_748)));
+    named.extend(2..10);
+    let req = Relay {
+        pool_id: PoolId::ADMIN,
+        method: PING.id,
+        input: PING.encode_input(&()).unwrap(),
+        long: false,
+        nodes: named,
+    };
+    let got = client.call_method(PoolId::ADMIN, RELAY, &req).unwrap();
+    let once: Vec<u32> = got.iter().filter(|o| o.ok).map(|o| o.node).collect();
+    assert_eq!(once, [0, 1], "each member once");
+    // What is left: ids just past the cluster (nodes that may have
+    // joined), each failing at once as unknown; nothing far outside it.
+    for o in got.iter().filter(|o| !o.ok) {
+        assert!((2..2 + 1024).contains(&o.node), "node {}", o.node);
+        assert!(String::from_utf8_lossy(&o.output).contains(&format!("no node {}", o.node)), "{o:?}");
+    }
+    assert_eq!(got.len(), 2 + 8, "{got:?}");
+    // The cluster serves on.
+    let ping = PING.encode_input(&()).unwrap();
+    let task = TaskSpec { route: Route::Broadcast, ..TaskSpec::new(PoolId::ADMIN, PING.id, &ping) };
+    let all = Client::gathered(&client.submit(&task).unwrap().wait(Some(Duration::from_secs(60))).unwrap())
+        .unwrap();
+    assert_eq!(all.iter().map(|o| (o.node, o.ok)).collect::<Vec<_>>(), [(0, true), (1, true)]);
+}

@@ -392,6 +392,37 @@ fn a_module_s_subtasks_take_routes_too() {
 }
 
 #[test]
+fn a_module_s_subtask_to_a_node_that_is_down_fails_within_wait_for_restart_naming_it() {
+    use chimaera_custom_api::{RELAY, Relay};
+    let addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    let cluster = Cluster::new(&addresses, "  wait_for_restart: 2\n");
+    // Node 2 never starts.
+    let nodes: Vec<_> = addresses[..2].iter().map(|a| cluster.start(a)).collect();
+    let client = attach(&nodes[0]);
+    let ping = chimod_sdk::admin::PING.encode_input(&()).unwrap();
+    let relay = |route: Route| {
+        let req = Relay {
+            pool_id: PoolId::ADMIN,
+            method: chimod_sdk::admin::PING.id,
+            input: ping.clone(),
+            long: false,
+            copies: 1,
+            route,
+        };
+        client.call_method(PoolId::new(400, 0), RELAY, &req)
+    };
+    let asked = std::time::Instant::now();
+    let err = relay(Route::Node(2)).unwrap_err().to_string();
+    assert!(err.contains("node 2 (127.0.0.3) did not answer within"), "{err}");
+    assert!(err.contains("(networking.wait_for_restart)"), "{err}");
+    assert!(asked.elapsed() < Duration::from_secs(20), "it waited {:?}", asked.elapsed());
+    // Gathered, the down node is named and the others answer.
+    let all = Client::gathered(&relay(Route::Broadcast).unwrap().remove(0)).unwrap();
+    assert_eq!(all.iter().map(|o| (o.node, o.ok)).collect::<Vec<_>>(), [(0, true), (1, true), (2, false)]);
+    assert!(String::from_utf8_lossy(&all[2].output).contains("node 2 (127.0.0.3)"), "{all:?}");
+}
+
+#[test]
 fn the_remote_bench_reports_every_figure_it_promises() {
     let out = std::process::Command::new(chimaera_test_support::artifacts().bin("chimaera_bench"))
         .args(["--mode", "remote", "--tasks", "300", "--window", "4,16", "--repeat", "3"])

@@ -23,6 +23,10 @@ use crate::task::{Completion, Outcome};
 /// Messages one node sends for one broadcast, at most.
 pub const FANOUT: usize = 8;
 
+/// Ids past this node's cluster a relay's group may name: nodes joined
+/// since this node last read the hostfile.
+const RELAY_GROWTH: u32 = 1024;
+
 /// A task for several nodes.
 #[derive(Debug, Clone, Copy)]
 pub struct Spread<'a> {
@@ -76,10 +80,20 @@ pub fn gather(node: &Node, targets: &[u32], task: Spread<'_>) -> Vec<NodeOutcome
 }
 
 /// The admin `RELAY` task: this node and the nodes it relays for.
+/// The group comes from another node: each member once, and only members
+/// (a node whose hostfile grew first may name one this node takes in with
+/// the call's re-read), so a malformed list costs no more than the cluster.
 pub fn relay(node: &Node, r: &Relay) -> Vec<NodeOutcome> {
-    let mut targets = Vec::with_capacity(r.nodes.len() + 1);
-    targets.push(node.node_id);
-    targets.extend(r.nodes.iter().copied().filter(|n| *n != node.node_id));
+    let (members, growth) = node.network.get().map_or((1, 0), |n| (n.nodes() as u32, RELAY_GROWTH));
+    let mut seen = std::collections::HashSet::new();
+    let mut targets = vec![node.node_id];
+    let beyond = |n: u32| n >= members && n < members.saturating_add(growth);
+    targets.extend(
+        r.nodes
+            .iter()
+            .copied()
+            .filter(|n| *n != node.node_id && (*n < members || beyond(*n)) && seen.insert(*n)),
+    );
     tracing::debug!(pool = %r.pool_id, method = r.method, "relaying a broadcast to nodes {:?}", r.nodes);
     gather(node, &targets, Spread { pool: r.pool_id, method: r.method, input: &r.input, long: r.long })
 }
