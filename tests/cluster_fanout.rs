@@ -39,14 +39,7 @@ fn broadcast_echo(client: &Client, text: &[u8]) -> Vec<(u32, bool, String)> {
 
 fn start_all(cluster: &Cluster) -> Vec<StartedRuntime> {
     let runtimes: Vec<StartedRuntime> = addresses().iter().map(|a| cluster.start(a)).collect();
-    let compose = runtimes[0].spec().dir().join("broadcast.yaml");
-    std::fs::write(
-        &compose,
-        "compose:\n  - mod_name: chimaera_custom_mod\n    pool_name: wide\n    pool_query: broadcast\n    pool_id: 412.0\n    custom_param1: x\n    custom_param2: z\n",
-    )
-    .unwrap();
-    let (code, out, err) = cluster.chimaera("127.0.0.1", &["compose", compose.to_str().unwrap()]);
-    assert_eq!(code, 0, "{out}{err}");
+    let out = cluster.compose_broadcast("127.0.0.1", "wide", "412.0");
     assert!(out.contains(&format!("created on every node ({NODES})")), "{out}");
     runtimes
 }

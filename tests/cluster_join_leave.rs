@@ -39,14 +39,7 @@ fn a_node_added_to_the_hostfile_joins_the_running_cluster_with_its_broadcast_poo
     let first = cluster.start("127.0.0.1");
     let second = cluster.start("127.0.0.2");
     // A broadcast pool created at runtime, before the newcomer exists.
-    let compose = first.spec().dir().join("more.yaml");
-    std::fs::write(
-        &compose,
-        "compose:\n  - mod_name: chimaera_custom_mod\n    pool_name: everywhere\n    pool_query: broadcast\n    pool_id: 411.0\n    custom_param1: x\n    custom_param2: z\n",
-    )
-    .unwrap();
-    let (code, out, err) = cluster.chimaera("127.0.0.1", &["compose", compose.to_str().unwrap()]);
-    assert_eq!(code, 0, "{out}{err}");
+    cluster.compose_broadcast("127.0.0.1", "everywhere", "411.0");
 
     cluster.set_nodes(&["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
     // Node 0 is told; node 1 is not, and takes the newcomer in when it speaks.

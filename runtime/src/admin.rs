@@ -198,17 +198,7 @@ where
         Err(e) => return targets.iter().map(|t| (*t, Err(e.to_string()))).collect(),
     };
     let task = Spread { pool: PoolId::ADMIN, method: method.id, input: &input, long: false };
-    gather(node, targets, task)
-        .into_iter()
-        .map(|o| {
-            let answer = if o.ok {
-                method.decode_output(&o.output).map_err(|e| e.to_string())
-            } else {
-                Err(String::from_utf8_lossy(&o.output).into_owned())
-            };
-            (o.node, answer)
-        })
-        .collect()
+    gather(node, targets, task).into_iter().map(|o| (o.node, decoded(method, o.ok, &o.output))).collect()
 }
 
 /// The decoded answer of an admin call to another node, waiting for it
@@ -224,10 +214,19 @@ where
         Ok(completion) => completion.wait(),
         Err(outcome) => outcome,
     };
-    if outcome.status != crate::ipc::TaskStatus::Ok {
-        return Err(String::from_utf8_lossy(&outcome.output).into_owned());
+    decoded(method, outcome.status == crate::ipc::TaskStatus::Ok, &outcome.output)
+}
+
+/// A task's decoded output when it succeeded, else its error message.
+fn decoded<I, O>(method: chimod_sdk::Method<I, O>, ok: bool, output: &[u8]) -> Result<O, String>
+where
+    I: serde::Serialize + serde::de::DeserializeOwned,
+    O: serde::de::DeserializeOwned + serde::Serialize,
+{
+    if !ok {
+        return Err(String::from_utf8_lossy(output).into_owned());
     }
-    method.decode_output(&outcome.output).map_err(|e| e.to_string())
+    method.decode_output(output).map_err(|e| e.to_string())
 }
 
 /// Get-or-create: the same id with the same module, name and parameters is

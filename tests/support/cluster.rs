@@ -55,6 +55,21 @@ impl Cluster {
         (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
     }
 
+    /// Creates a broadcast pool of `chimaera_custom_mod` named `name` with
+    /// id `pool_id` through `chimaera compose` at the node at `address`,
+    /// which must succeed; returns what the command printed.
+    pub fn compose_broadcast(&self, address: &str, name: &str, pool_id: &str) -> String {
+        let file = tempfile::NamedTempFile::new().expect("compose file");
+        std::fs::write(
+            file.path(),
+            format!("compose:\n  - mod_name: chimaera_custom_mod\n    pool_name: {name}\n    pool_query: broadcast\n    pool_id: {pool_id}\n    custom_param1: x\n    custom_param2: z\n"),
+        )
+        .expect("write compose file");
+        let (code, out, err) = self.chimaera(address, &["compose", &file.path().display().to_string()]);
+        assert_eq!(code, 0, "{out}{err}");
+        out
+    }
+
     /// The node at `address`, not started.
     pub fn spec(&self, address: &str) -> RuntimeProcess {
         let config = SMALL_CONFIG.replace(

@@ -45,9 +45,15 @@ impl Admission {
         Admission { hostfile, own_is_loopback: own.is_loopback(), connections: HashMap::new() }
     }
 
-    /// Admits nodes added to the hostfile.
+    /// Admits nodes added to the hostfile (each once: a re-read's nodes
+    /// arrive both at once, for the connection that caused it, and through
+    /// the network thread's control channel).
     pub fn admit(&mut self, addresses: impl IntoIterator<Item = IpAddr>) {
-        self.hostfile.extend(addresses);
+        for address in addresses {
+            if !self.hostfile.contains(&address) {
+                self.hostfile.push(address);
+            }
+        }
     }
 
     /// Whether a connection from `source` may speak.

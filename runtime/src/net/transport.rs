@@ -46,6 +46,14 @@ struct Link {
     queue: Option<mpsc::UnboundedSender<Vec<u8>>>,
 }
 
+impl Link {
+    /// Another member, and the receiving end of its sender's queue.
+    fn to(address: IpAddr) -> (Link, mpsc::UnboundedReceiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Link { address, queue: Some(tx) }, rx)
+    }
+}
+
 /// What the network thread is told by other threads.
 #[derive(Debug)]
 enum Control {
@@ -128,8 +136,8 @@ impl NetHandle {
         let was = links.len();
         let mut started = Vec::new();
         for (id, address) in listed.iter().enumerate().skip(was) {
-            let (tx, rx) = mpsc::unbounded_channel();
-            links.push(Link { address: *address, queue: Some(tx) });
+            let (link, rx) = Link::to(*address);
+            links.push(link);
             started.push((id as u32, *address, rx));
         }
         let added: Vec<(u32, IpAddr)> = started.iter().map(|(id, a, _)| (*id, *a)).collect();
@@ -374,8 +382,8 @@ impl Network {
             if id as u32 == config.node_id {
                 links.push(Link { address: *address, queue: None });
             } else {
-                let (tx, rx) = mpsc::unbounded_channel();
-                links.push(Link { address: *address, queue: Some(tx) });
+                let (link, rx) = Link::to(*address);
+                links.push(link);
                 queues.push((id as u32, *address, rx));
             }
         }
