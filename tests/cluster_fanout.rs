@@ -39,6 +39,7 @@ fn broadcast_echo(client: &Client, text: &[u8]) -> Vec<(u32, bool, String)> {
 
 fn start_all(cluster: &Cluster) -> Vec<StartedRuntime> {
     let runtimes: Vec<StartedRuntime> = addresses().iter().map(|a| cluster.start(a)).collect();
+    runtimes.iter().for_each(Cluster::await_join);
     let out = cluster.compose_broadcast("127.0.0.1", "wide", "412.0");
     assert!(out.contains(&format!("created on every node ({NODES})")), "{out}");
     runtimes

@@ -133,6 +133,8 @@ fn chimaera_compose_creates_broadcast_pools_on_every_node_and_data_crosses_nodes
     let addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
     let cluster = Cluster::new(&addresses, "");
     let nodes: Vec<_> = addresses.iter().map(|a| cluster.start(a)).collect();
+    // Else a node still joining could take in the pool before its creation reaches it.
+    nodes.iter().for_each(Cluster::await_join);
     let compose = nodes[0].spec().dir().join("cluster_compose.yaml");
     std::fs::write(
         &compose,

@@ -2,6 +2,8 @@
 //! (127.0.0.x), one hostfile, one port, each node named by
 //! `CHI_NODE_ADDRESS`; heartbeats every 100 ms so failures show quickly.
 
+use std::time::Duration;
+
 use crate::{RuntimeProcess, SMALL_CONFIG, StartedRuntime, unique_port};
 
 /// The cluster's shared settings.
@@ -68,6 +70,22 @@ impl Cluster {
         let (code, out, err) = self.chimaera(address, &["compose", &file.path().display().to_string()]);
         assert_eq!(code, 0, "{out}{err}");
         out
+    }
+
+    /// Waits until `node` has taken in the cluster's broadcast pools (or
+    /// found none to take), so that a broadcast creation made afterwards
+    /// is the only one to reach it.
+    pub fn await_join(node: &StartedRuntime) {
+        crate::poll_until(
+            "the node joining the cluster",
+            Duration::from_secs(60),
+            Duration::from_millis(10),
+            || {
+                let log = node.log();
+                log.contains("took in the cluster's broadcast pools")
+                    || log.contains("no broadcast pools to take in")
+            },
+        );
     }
 
     /// The node at `address`, not started.
